@@ -1,0 +1,96 @@
+"""zooft: fine-tune pretrained TensorFlow models on your own data and ship them.
+
+This module is the public API that plugins and users code against. Importing it never
+imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .backbone import FEATURE_LEVELS, Backbone
+from .data.records import Example, LabeledData
+from .errors import (
+    ConfigError,
+    DataError,
+    ExportError,
+    OfflineError,
+    ParityError,
+    PluginError,
+    RegistryError,
+    RunError,
+    UnknownModelError,
+    WeightsError,
+    ZooftError,
+)
+from .exporting import ExportContext, Exporter, ParityReport
+from .plugins import hookimpl
+from .specs import BackboneSource, DatasetFormat, ExporterInfo, ModelSpec, TaskInfo, WeightsSpec
+from .task import Task
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "FEATURE_LEVELS",
+    "Backbone",
+    "BackboneSource",
+    "ConfigError",
+    "DataError",
+    "DatasetFormat",
+    "Example",
+    "ExportContext",
+    "ExportError",
+    "Exporter",
+    "ExporterInfo",
+    "LabeledData",
+    "ModelSpec",
+    "OfflineError",
+    "ParityError",
+    "ParityReport",
+    "PluginError",
+    "RegistryError",
+    "RunError",
+    "Task",
+    "TaskInfo",
+    "UnknownModelError",
+    "WeightsError",
+    "WeightsSpec",
+    "ZooftError",
+    "__version__",
+    "export",
+    "hookimpl",
+    "list_models",
+    "load_run",
+    "tune",
+]
+
+
+def list_models(pattern: str | None = None, *, task: str | None = None, source: str | None = None) -> list[ModelSpec]:
+    """Registry entries matching a wildcard ``pattern``, ``task`` and ``source``."""
+    from .registry import load_registry
+
+    return load_registry().list(pattern, task=task, source=source)
+
+
+def tune(**options: Any) -> Any:
+    """Fine-tune a model; the same options as ``zooft tune`` (``backbone=``, ``task=``, ``data=`` …).
+
+    Returns the finished :class:`zooft.runs.Run`.
+    """
+    from .train.tune import tune as _tune
+
+    return _tune(options)
+
+
+def export(run: Any, format: str, **options: Any) -> Any:  # noqa: A002 - mirrors the CLI flag
+    """Export a finished run (a path or :class:`zooft.runs.Run`) to ``format``; returns the parity report."""
+    from .exports import export_run
+
+    return export_run(run, format, options)
+
+
+def load_run(path: Any) -> Any:
+    """Open a run directory written by :func:`tune`."""
+    from .runs import Run
+
+    return Run.open(path)

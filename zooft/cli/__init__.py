@@ -1,0 +1,50 @@
+"""The ``zooft`` command line. ``main`` maps every known error to one line plus a hint."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the CLI and exit with its status; tracebacks only with ``ZOOFT_DEBUG=1``."""
+    sys.exit(run(argv))
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI and return the exit status instead of exiting (for tests and embedding)."""
+    from ..errors import ZooftError
+    from .app import build_app
+    from .console import print_error
+
+    debug = os.environ.get("ZOOFT_DEBUG", "") not in ("", "0")
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        result = build_app()(args=args, prog_name="zooft", standalone_mode=False)
+    except ZooftError as exc:
+        if debug:
+            raise
+        print_error(str(exc), exc.hint)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print_error("interrupted", "a run can be continued with 'zooft tune --resume RUN'")
+        return 130
+    except Exception as exc:
+        # Usage errors of the (vendored) click layer carry format_message/exit_code; keep to
+        # duck typing so zooft never depends on click's classes.
+        if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
+            command = getattr(getattr(exc, "ctx", None), "command_path", "zooft")
+            print_error(exc.format_message(), f"see '{command} --help'")
+            return int(exc.exit_code)
+        if type(exc).__name__ == "Abort":
+            print_error("aborted", None)
+            return 1
+        if debug:
+            raise
+        print_error(
+            f"unexpected {type(exc).__name__}: {exc}",
+            "this is a bug in zooft or a plugin; re-run with ZOOFT_DEBUG=1 for the traceback and report it",
+        )
+        return 1
+    return result if isinstance(result, int) else 0

@@ -1,0 +1,38 @@
+"""``zooft plugins``: what each plugin registered and any load error."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from .console import err, out, print_json
+
+
+def plugins(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """List loaded plugins, their versions, what they register and their errors."""
+    from ..plugins import get_host
+
+    records = list(get_host().records.values())
+    if as_json:
+        print_json([r.to_dict() for r in records])
+        return
+    table = Table(box=None, header_style="bold")
+    for column in ("plugin", "version", "kind", "registers", "status"):
+        table.add_column(column, overflow="fold")
+    for r in records:
+        registers = "; ".join(f"{k}: {', '.join(sorted(v))}" for k, v in r.registered.items() if v and k != "registry_files")
+        if r.registered.get("registry_files"):
+            registers += ("; " if registers else "") + f"registry files: {len(r.registered['registry_files'])}"
+        status = "[green]ok[/]" if r.ok else "[red]error[/]"
+        table.add_row(r.name, r.version or "?", "built-in" if r.builtin else "third-party", registers or "-", status)
+    out.print(table)
+    for r in records:
+        for e in r.errors:
+            err.print(f"[red]plugin {r.name}:[/] {e}", markup=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``plugins`` to ``app``."""
+    app.command("plugins")(plugins)

@@ -1,0 +1,171 @@
+"""``zooft eval``, ``predict``, ``export`` and ``bench``: commands that take a run directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from ..errors import DataError
+from .console import err, out, print_json
+
+Opt = typer.Option
+Arg = typer.Argument
+
+
+def _print_metrics(metrics: dict[str, Any]) -> None:
+    if "accuracy" in metrics:
+        out.print(f"accuracy {metrics['accuracy']:.4f} on {metrics.get('samples', '?')} images")
+    if isinstance(metrics.get("top_k"), dict):
+        out.print(f"top-{metrics['top_k']['k']} accuracy {metrics['top_k']['accuracy']:.4f}")
+    per_class = metrics.get("per_class") or {}
+    if per_class:
+        table = Table(box=None, header_style="bold")
+        for column in ("class", "precision", "recall", "f1", "support"):
+            table.add_column(column)
+        for name, row in per_class.items():
+            table.add_row(name, f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}", str(row["support"]))
+        out.print(table)
+
+
+def eval_cmd(
+    run_dir: Annotated[Path, Arg(help="Run directory written by 'zooft tune'.", metavar="RUN")],
+    data: Annotated[str | None, Opt(help="Data to evaluate on [default: the run's held-out split].")] = None,
+    data_format: Annotated[str | None, Opt(help="Force a data format.")] = None,
+    batch_size: Annotated[int, Opt(min=1, help="Batch size.")] = 32,
+    as_json: Annotated[bool, Opt("--json", help="Print JSON.")] = False,
+) -> None:
+    """Evaluate a trained run (accuracy, top-k, per-class metrics, confusion matrix)."""
+    from ..data.images import make_image_dataset
+    from ..runs import Run
+
+    run = Run.open(run_dir)
+    task = run.load_task()
+    classes = run.classes
+    if data:
+        from ..data.formats import load_data
+
+        loaded = load_data(data, format=data_format, task=run.task, val_split=0.0, class_names=classes)
+        examples = [ex for split in loaded.splits.values() for ex in split]
+    else:
+        index = run.data()
+        split = "test" if index.splits.get("test") else "val"
+        examples = index.splits.get(split) or []
+    if not examples:
+        raise DataError("no labelled examples to evaluate on", hint="pass --data PATH")
+    dataset = make_image_dataset(
+        examples, image_size=run.input_size, batch_size=batch_size,
+        targets=task.targets(examples, len(classes)), training=False, augment=None, shuffle_seed=None,
+    )
+    metrics = task.evaluate(run.load_model(), dataset, classes, run.config)
+    if as_json:
+        print_json(metrics)
+    else:
+        _print_metrics(metrics)
+
+
+def predict(
+    target: Annotated[Path, Arg(help="A run directory, or an exported artifact (.tflite, .onnx, SavedModel dir).", metavar="RUN|ARTIFACT")],
+    files: Annotated[list[Path], Arg(help="Image files.", metavar="FILE...")],
+    top_k: Annotated[int, Opt(min=1, help="How many classes to show per image.")] = 1,
+    as_json: Annotated[bool, Opt("--json", help="Print JSON.")] = False,
+) -> None:
+    """Predict labels for image files with a run or an exported artifact."""
+    from ..data.images import load_images_for_predict
+
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise DataError(f"no such file: {', '.join(missing[:3])}", hint="pass paths of image files")
+    if (target / "config.json").is_file():
+        from ..runs import Run
+
+        run = Run.open(target)
+        task, classes = run.load_task(), run.classes
+        images = load_images_for_predict([str(f) for f in files], run.input_size)
+        outputs = run.load_model().predict(images, verbose=0)
+    else:
+        from ..artifacts import load_artifact
+        from ..plugins import get_host
+
+        artifact = load_artifact(target)
+        classes = artifact.classes
+        task = get_host().task(artifact.task).factory()
+        images = load_images_for_predict([str(f) for f in files], artifact.input_size)
+        outputs = artifact.predict(images)
+    predictions = task.postprocess(outputs, classes, top_k=top_k)
+    rows = [{"file": str(f), **p} for f, p in zip(files, predictions)]
+    if as_json:
+        print_json(rows)
+        return
+    for row in rows:
+        extra = ", ".join(f"{t['label']} {t['probability']:.3f}" for t in row.get("top_k", [])[1:])
+        out.print(f"{row['file']}: {row['label']} {row['probability']:.3f}" + (f"  ({extra})" if extra else ""))
+
+
+def export(
+    run_dir: Annotated[Path, Arg(help="Run directory written by 'zooft tune'.", metavar="RUN")],
+    formats: Annotated[list[str], Opt("--format", "-f", help="savedmodel, tflite, onnx … (repeatable; tflite:int8 allowed).")],
+    quantize: Annotated[str | None, Opt(help="TFLite: none, float16, dynamic, int8, int8-full.")] = None,
+    opset: Annotated[int | None, Opt(help="ONNX opset.")] = None,
+    tolerance: Annotated[float | None, Opt(help="Override the parity threshold (recorded in the report).")] = None,
+    verify: Annotated[bool, Opt("--verify/--no-verify", help="Run the parity gate (recorded either way).")] = True,
+    calibration_samples: Annotated[int | None, Opt(min=1, help="Training images for int8 calibration [default: 100].")] = None,
+    as_json: Annotated[bool, Opt("--json", help="Print JSON.")] = False,
+) -> None:
+    """Export a finished run, reloaded in the target runtime and checked against the Keras model."""
+    from ..exports import export_run
+    from ..runs import Run
+
+    run = Run.open(run_dir)
+    results = []
+    for item in formats:
+        fmt, _, quant = item.partition(":")
+        options: dict[str, Any] = {"tolerance": tolerance, "verify": verify}
+        if quant or quantize:
+            options["quantize"] = quant or quantize
+        if opset is not None:
+            options["opset"] = opset
+        if calibration_samples is not None:
+            options["calibration_samples"] = calibration_samples
+        result = export_run(run, fmt, options)
+        results.append(result)
+        if not as_json:
+            parity = result["parity"]
+            status = "passed" if parity["passed"] and parity.get("verified", True) else "NOT VERIFIED"
+            out.print(f"{fmt}: {result['artifact']} ({result['size_bytes'] / 1e6:.2f} MB), parity {status}")
+    if as_json:
+        print_json(results if len(results) > 1 else results[0])
+
+
+def bench(
+    run_dir: Annotated[Path, Arg(help="Run directory with exports.", metavar="RUN")],
+    runs: Annotated[int, Opt(min=5, help="Timed runs per artifact.")] = 50,
+    as_json: Annotated[bool, Opt("--json", help="Print JSON.")] = False,
+) -> None:
+    """Time every exported artifact of a run (batch-1 latency, throughput, size) next to Keras."""
+    from ..benchmark import bench_run
+
+    results = bench_run(run_dir, runs=runs)
+    if as_json:
+        print_json(results)
+        return
+    table = Table(box=None, header_style="bold")
+    for column in ("artifact", "size MB", "p50 ms", "p90 ms", "img/s", "vs keras"):
+        table.add_column(column)
+    for row in results["rows"]:
+        table.add_row(
+            row["name"], f"{row['size_bytes'] / 1e6:.2f}", f"{row['latency_ms_p50']:.2f}", f"{row['latency_ms_p90']:.2f}",
+            f"{row['throughput']:.0f}", f"{row['speedup_vs_keras']:.1f}×",
+        )
+    out.print(table)
+    err.print(f"written to {results['path']}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the run commands to ``app``."""
+    app.command("eval")(eval_cmd)
+    app.command("predict")(predict)
+    app.command("export")(export)
+    app.command("bench")(bench)

@@ -1,0 +1,60 @@
+"""``zooft tune``: fine-tune a backbone for a task on your data."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from . import state
+from .console import out, print_json
+
+Opt = typer.Option
+
+
+def tune(
+    backbone: Annotated[str | None, Opt(help="Model name/alias from 'zooft list-models', or source:locator.")] = None,
+    task: Annotated[str | None, Opt(help="Task: classify, … [default: classify]")] = None,
+    data: Annotated[str | None, Opt(help="Training data: a folder of class sub-folders (optional train/val/test) or a CSV.")] = None,
+    val_data: Annotated[str | None, Opt(help="Separate validation data (else carved from --data).")] = None,
+    test_data: Annotated[str | None, Opt(help="Separate test data for the final evaluation.")] = None,
+    data_format: Annotated[str | None, Opt(help="Force a data format (image-folder, csv …).")] = None,
+    image_size: Annotated[str | None, Opt(help="Input size N or HxW [default: the model's].")] = None,
+    batch_size: Annotated[int | None, Opt(help="Batch size [default: 32].")] = None,
+    epochs: Annotated[int | None, Opt(help="Head-only epochs, backbone frozen [default: 5].")] = None,
+    fine_tune_epochs: Annotated[int | None, Opt(help="Epochs with the top layer groups unfrozen [default: 0].")] = None,
+    unfreeze: Annotated[str | None, Opt(help="Layer groups to unfreeze: N or all [default: all].")] = None,
+    lr: Annotated[float | None, Opt(help="Learning rate of the head phase [default: 1e-3].")] = None,
+    fine_tune_lr: Annotated[float | None, Opt(help="Learning rate of fine-tuning [default: lr × 0.1].")] = None,
+    optimizer: Annotated[str | None, Opt(help="adam, adamw or sgd [default: adam].")] = None,
+    label_smoothing: Annotated[float | None, Opt(help="Label smoothing [default: 0].")] = None,
+    class_weight: Annotated[str | None, Opt(help="balanced: weight classes by inverse frequency.")] = None,
+    augment: Annotated[str | None, Opt(help="default, none, or e.g. flip,zoom=0.1,rotation=0.05,contrast=0.1.")] = None,
+    precision: Annotated[str | None, Opt(help="auto, float32, mixed_float16, mixed_bfloat16 [default: auto].")] = None,
+    strategy: Annotated[str | None, Opt(help="auto, default, mirrored, multiworker, tpu [default: auto].")] = None,
+    early_stopping: Annotated[int | None, Opt(help="Patience in epochs on val_loss; restores best weights [default: off].")] = None,
+    skip_bad_files: Annotated[bool | None, Opt("--skip-bad-files", help="Drop unreadable/non-image files and list them.")] = None,
+    weights: Annotated[str | None, Opt(help="pretrained or none [default: pretrained].")] = None,
+    seed: Annotated[int | None, Opt(help="Random seed [default: 0].")] = None,
+    output: Annotated[str | None, Opt(help="Run directory [default: runs/<model>-<task>-<time>].")] = None,
+    resume: Annotated[str | None, Opt(help="Continue an interrupted run directory.", metavar="RUN")] = None,
+    config: Annotated[str | None, Opt(help="YAML/JSON file of these options (flags win).", metavar="FILE")] = None,
+    export: Annotated[list[str] | None, Opt(help="Export after training: savedmodel, tflite[:quant], onnx (repeatable).")] = None,
+    as_json: Annotated[bool, Opt("--json", help="Print the final metrics as JSON.")] = False,
+) -> None:
+    """Fine-tune a pretrained backbone on your data (head first, then optional unfreezing)."""
+    from ..train.tune import tune as run_tune
+
+    options = {k: v for k, v in locals().items() if k not in ("as_json", "run_tune")}
+    options["registry_files"] = state.registry_files
+    run = run_tune(options)
+    metrics = run.read_json("metrics.json")
+    if as_json:
+        print_json({"run": str(run.path), "metrics": metrics})
+    else:
+        out.print(f"run: {run.path}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``tune`` to ``app``."""
+    app.command("tune")(tune)

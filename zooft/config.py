@@ -1,0 +1,217 @@
+"""The tune configuration: every key, its type, its default, and the precedence rule.
+
+Precedence, independent of argument order: built-in defaults < the registry entry's
+``defaults`` < the config file (``--config FILE``, YAML or JSON) < command-line flags. Each
+resolved value remembers where it came from, and ``config.json`` in the run records both.
+Unknown keys fail with the closest known key.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+
+def _choice(*allowed: str) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        text = str(value).lower()
+        if text not in allowed:
+            raise ValueError(f"expected one of {', '.join(allowed)}")
+        return text
+
+    return check
+
+
+def _positive_int(value: Any) -> int:
+    number = int(value)
+    if isinstance(value, bool) or number <= 0 or float(value) != number:
+        raise ValueError("expected a positive integer")
+    return number
+
+
+def _non_negative_int(value: Any) -> int:
+    number = int(value)
+    if isinstance(value, bool) or number < 0 or float(value) != number:
+        raise ValueError("expected an integer ≥ 0")
+    return number
+
+
+def _positive_float(value: Any) -> float:
+    number = float(value)
+    if not number > 0:
+        raise ValueError("expected a number > 0")
+    return number
+
+
+def _fraction(value: Any) -> float:
+    number = float(value)
+    if not 0 <= number < 1:
+        raise ValueError("expected a number in [0, 1)")
+    return number
+
+
+def _optional(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def wrapped(value: Any) -> Any:
+        return None if value is None or str(value).lower() in ("none", "") else check(value)
+
+    return wrapped
+
+
+def _image_size(value: Any) -> list[int] | None:
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)) and len(value) == 2:
+        return [_positive_int(value[0]), _positive_int(value[1])]
+    text = str(value).lower().replace("x", ",")
+    parts = [p for p in text.split(",") if p.strip()]
+    if len(parts) == 1:
+        size = _positive_int(parts[0])
+        return [size, size]
+    if len(parts) == 2:
+        return [_positive_int(parts[0]), _positive_int(parts[1])]
+    raise ValueError("expected N or HxW, e.g. 96 or 128x160")
+
+
+def _unfreeze(value: Any) -> int | str:
+    if str(value).lower() == "all":
+        return "all"
+    return _non_negative_int(value)
+
+
+def _str_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [v for v in value.split(",") if v]
+    return [str(v) for v in value]
+
+
+def _optional_str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+@dataclass(frozen=True)
+class Key:
+    """One configuration key: its parser (which raises ValueError on bad values) and default."""
+
+    parse: Callable[[Any], Any]
+    default: Any
+    help: str
+
+
+TUNE_KEYS: dict[str, Key] = {
+    "backbone": Key(_optional_str, None, "registry name or source:locator of the pretrained model"),
+    "task": Key(_optional_str, "classify", "task plugin name"),
+    "data": Key(_optional_str, None, "training data (folder, CSV …)"),
+    "val_data": Key(_optional_str, None, "separate validation data"),
+    "test_data": Key(_optional_str, None, "separate test data for the final evaluation"),
+    "data_format": Key(_optional_str, None, "force a data format instead of sniffing"),
+    "val_split": Key(_fraction, 0.15, "validation fraction carved from train when none is given"),
+    "skip_bad_files": Key(bool, False, "drop unreadable files instead of failing"),
+    "image_size": Key(_image_size, None, "input size; default: the model's native size"),
+    "batch_size": Key(_positive_int, 32, "batch size (global, across replicas)"),
+    "epochs": Key(_non_negative_int, 5, "epochs of phase 1 (head only, backbone frozen)"),
+    "fine_tune_epochs": Key(_non_negative_int, 0, "epochs of phase 2 (top layer groups unfrozen)"),
+    "unfreeze": Key(_unfreeze, "all", "layer groups to unfreeze in phase 2: N or all"),
+    "lr": Key(_positive_float, 1e-3, "learning rate of phase 1"),
+    "fine_tune_lr": Key(_optional(_positive_float), None, "learning rate of phase 2 (default lr × factor)"),
+    "fine_tune_lr_factor": Key(_positive_float, 0.1, "phase-2 learning rate = lr × this factor"),
+    "optimizer": Key(_choice("adam", "adamw", "sgd"), "adam", "optimizer"),
+    "weight_decay": Key(float, 1e-4, "weight decay (adamw)"),
+    "momentum": Key(float, 0.9, "momentum (sgd)"),
+    "schedule": Key(_choice("cosine", "constant"), "cosine", "learning-rate schedule per phase"),
+    "warmup_epochs": Key(float, 0.0, "linear warm-up length, in epochs, at the start of each phase"),
+    "clipnorm": Key(_optional(_positive_float), None, "gradient clipping by norm"),
+    "label_smoothing": Key(_fraction, 0.0, "label smoothing"),
+    "class_weight": Key(_optional(_choice("balanced")), None, "balanced: weight classes by inverse frequency"),
+    "dropout": Key(_fraction, 0.2, "dropout before the head"),
+    "augment": Key(_optional_str, "default", "augmentation: default, none, or e.g. flip,zoom=0.1,rotation=0.05"),
+    "precision": Key(_choice("auto", "float32", "mixed_float16", "mixed_bfloat16"), "auto", "precision policy"),
+    "strategy": Key(_choice("auto", "default", "mirrored", "multiworker", "tpu"), "auto", "distribution strategy"),
+    "early_stopping": Key(_non_negative_int, 0, "patience in epochs on val_loss (0: off); best weights restored"),
+    "seed": Key(int, 0, "random seed"),
+    "top_k": Key(_positive_int, 5, "k of the top-k accuracy metric"),
+    "cache": Key(_optional_str, None, "cache decoded images: memory, or a file path prefix"),
+    "output": Key(_optional_str, None, "run directory (default runs/<model>-<task>-<time>)"),
+    "export": Key(_str_list, [], "formats to export after training, e.g. savedmodel, tflite:int8, onnx"),
+    "weights": Key(_choice("pretrained", "none"), "pretrained", "start from pretrained weights or random"),
+}
+
+
+def _bad_key(key: str, where: str) -> ConfigError:
+    close = difflib.get_close_matches(key, list(TUNE_KEYS), n=1)
+    return ConfigError(
+        f"unknown config key {key!r} in {where}",
+        hint=f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(TUNE_KEYS)}",
+    )
+
+
+def parse_value(key: str, value: Any, where: str) -> Any:
+    """Validate one value, raising a ConfigError that names the key, the value and the source."""
+    if key not in TUNE_KEYS:
+        raise _bad_key(key, where)
+    try:
+        return TUNE_KEYS[key].parse(value)
+    except (TypeError, ValueError) as exc:
+        flag = "--" + key.replace("_", "-")
+        raise ConfigError(f"invalid value {value!r} for {flag} ({where}): {exc}", hint=TUNE_KEYS[key].help) from None
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a YAML or JSON config file of tune keys (dashes or underscores)."""
+    import yaml
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {str(path)!r}: {exc.strerror or exc}", hint="check the --config path") from None
+    try:
+        doc = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise ConfigError(f"malformed config file {path}: {str(exc).splitlines()[0]}", hint="fix its syntax") from None
+    if doc is None:
+        return {}
+    if not isinstance(doc, Mapping):
+        raise ConfigError(f"config file {path} must hold a mapping of keys, got {type(doc).__name__}", hint="e.g. 'epochs: 5'")
+    return {str(k).replace("-", "_"): v for k, v in doc.items()}
+
+
+@dataclass
+class ResolvedConfig:
+    """Resolved values plus, for each key, which layer set it."""
+
+    values: dict[str, Any]
+    sources: dict[str, str]
+
+    def to_json(self) -> dict[str, Any]:
+        """What ``config.json`` holds."""
+        return {"values": self.values, "sources": self.sources}
+
+
+def resolve(
+    *,
+    flags: Mapping[str, Any],
+    file_values: Mapping[str, Any] | None = None,
+    file_name: str = "config file",
+    entry_defaults: Mapping[str, Any] | None = None,
+) -> ResolvedConfig:
+    """Merge defaults < registry entry < config file < flags (flags whose value is ``None`` are unset)."""
+    values = {key: spec.default for key, spec in TUNE_KEYS.items()}
+    sources = dict.fromkeys(TUNE_KEYS, "default")
+    layers = [
+        ("registry entry", entry_defaults or {}),
+        (file_name, file_values or {}),
+        ("command line", {k: v for k, v in flags.items() if v is not None and v != []}),
+    ]
+    for where, layer in layers:
+        for key, value in layer.items():
+            values[key] = parse_value(key, value, where)
+            sources[key] = where
+    return ResolvedConfig(values, sources)

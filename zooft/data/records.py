@@ -1,0 +1,54 @@
+"""The index a data-format plugin returns: examples as paths or texts plus labels.
+
+Pixels are never loaded here; the training core streams them through tf.data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Example:
+    """One labelled example.
+
+    ``source`` is an absolute file path (images) or the text itself (text tasks).
+    ``label`` is a class index into :attr:`LabeledData.classes`, a tuple of indices
+    (multi-label), or ``None`` (unlabelled, for predict). ``target`` holds task-specific
+    annotations, e.g. ``{"boxes": [[x0, y0, x1, y1], ...], "labels": [...]}`` for detection.
+    """
+
+    source: str
+    label: int | tuple[int, ...] | None = None
+    target: dict[str, Any] | None = None
+
+
+@dataclass
+class LabeledData:
+    """A data set index: class names and examples per split (``train``, ``val``, ``test``).
+
+    A format that finds no explicit splits puts everything in ``train``; the host then carves
+    a seeded, stratified validation split. ``skipped`` lists files a check dropped (with
+    ``--skip-bad-files``) as ``(path, reason)`` pairs; ``format`` names the plugin format.
+    """
+
+    classes: list[str]
+    splits: dict[str, list[Example]]
+    format: str = ""
+    root: str = ""
+    modality: str = "image"
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Examples per class for each split (single-label data)."""
+        result: dict[str, dict[str, int]] = {}
+        for split, examples in self.splits.items():
+            per = dict.fromkeys(self.classes, 0)
+            for ex in examples:
+                labels = ex.label if isinstance(ex.label, tuple) else (ex.label,)
+                for label in labels:
+                    if label is not None:
+                        per[self.classes[label]] += 1
+            result[split] = per
+        return result

@@ -1,0 +1,187 @@
+"""The run directory: the interface between ``tune``, ``eval``, ``predict`` and ``export``.
+
+Layout of ``runs/<name>/``::
+
+    config.json      the resolved config (and where each value came from)
+    model.keras      the trained model: raw inputs -> task outputs
+    labels.json      class names, in output order
+    data.json        the data set index: format, root, classes, examples per split
+    metrics.json     final evaluation of the best model
+    history.json     per-epoch logs of every phase
+    state.json       training progress (phase, finished epochs) for --resume
+    checkpoints/     per-epoch weights and optimizer state
+    logs/            TensorBoard event files
+    report.md/.html  the human report, with plots/
+    exports/<fmt>/   each exported artifact with its parity.json
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from .data.records import Example, LabeledData
+from .errors import RunError
+
+
+def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:
+    """Write JSON through a temporary file and ``os.replace`` so readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(obj, handle, indent=2, sort_keys=False, default=str)
+            handle.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    """Read a JSON file, turning a missing or corrupt file into a RunError."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except FileNotFoundError:
+        raise RunError(f"missing file {path}", hint="is this a zooft run directory? ('zooft tune' writes one)") from None
+    except json.JSONDecodeError as exc:
+        raise RunError(f"corrupt JSON in {path}: {exc}", hint="the run was interrupted while writing; re-run it") from None
+
+
+def data_to_json(data: LabeledData) -> dict[str, Any]:
+    """Serialise a data index (paths and labels, not pixels) for ``data.json``."""
+    return {
+        "format": data.format,
+        "root": data.root,
+        "modality": data.modality,
+        "classes": list(data.classes),
+        "skipped": [list(item) for item in data.skipped],
+        "splits": {
+            split: [[ex.source, list(ex.label) if isinstance(ex.label, tuple) else ex.label, ex.target] for ex in examples]
+            for split, examples in data.splits.items()
+        },
+    }
+
+
+def data_from_json(doc: dict[str, Any]) -> LabeledData:
+    """The inverse of :func:`data_to_json`."""
+    splits = {
+        split: [Example(src, tuple(lbl) if isinstance(lbl, list) else lbl, tgt) for src, lbl, tgt in rows]
+        for split, rows in doc["splits"].items()
+    }
+    return LabeledData(
+        classes=list(doc["classes"]),
+        splits=splits,
+        format=doc.get("format", ""),
+        root=doc.get("root", ""),
+        modality=doc.get("modality", "image"),
+        skipped=[tuple(item) for item in doc.get("skipped", [])],
+    )
+
+
+class Run:
+    """A run directory, opened lazily: nothing heavy is read until asked for."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path).resolve()
+        self._config: dict[str, Any] | None = None
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> Run:
+        """Open a finished run; a missing directory or model is a RunError with a hint."""
+        run = cls(path)
+        if not run.path.is_dir():
+            raise RunError(f"no run directory at {path}", hint="pass the --output directory of a 'zooft tune' run")
+        if not (run.path / "config.json").is_file():
+            raise RunError(f"{path} is not a zooft run (no config.json)", hint="pass a directory written by 'zooft tune'")
+        if not (run.path / "model.keras").is_file():
+            raise RunError(
+                f"run {path} has no trained model (model.keras); it did not finish",
+                hint=f"resume it with 'zooft tune --resume {path}'",
+            )
+        return run
+
+    # -- files -------------------------------------------------------------------------------
+    def file(self, name: str) -> Path:
+        """Path of a file inside the run."""
+        return self.path / name
+
+    def write_json(self, name: str, obj: Any) -> None:
+        """Atomically write ``name`` (JSON) inside the run."""
+        write_json_atomic(self.path / name, obj)
+
+    def read_json(self, name: str) -> Any:
+        """Read ``name`` (JSON) from the run."""
+        return read_json(self.path / name)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The resolved config the run was trained with."""
+        if self._config is None:
+            self._config = self.read_json("config.json")["values"]
+        return self._config
+
+    @property
+    def classes(self) -> list[str]:
+        """Class names in the order of the model's outputs."""
+        return list(self.read_json("labels.json")["classes"])
+
+    @property
+    def task(self) -> str:
+        """The task name (``classify`` …)."""
+        return str(self.config["task"])
+
+    @property
+    def input_size(self) -> tuple[int, int] | None:
+        """The image size the model takes, ``(height, width)``."""
+        size = self.config.get("image_size")
+        return (int(size[0]), int(size[1])) if size else None
+
+    @property
+    def model_spec(self) -> dict[str, Any]:
+        """The registry entry of the backbone, as it was when the run started."""
+        return dict(self.read_json("config.json").get("backbone_spec", {}))
+
+    def data(self) -> LabeledData:
+        """The data set index the run trained on."""
+        return data_from_json(self.read_json("data.json"))
+
+    def exports_dir(self) -> Path:
+        """Where ``zooft export`` writes artifacts."""
+        return self.path / "exports"
+
+    # -- model -------------------------------------------------------------------------------
+    def custom_objects(self) -> dict[str, Any]:
+        """Keras classes the saved model needs, collected from its backbone source and task."""
+        from .plugins import get_host
+
+        host = get_host()
+        objects: dict[str, Any] = {}
+        source = self.model_spec.get("source")
+        if source and source in host.items["backbones"]:
+            hook = host.backbone_source(source).custom_objects
+            objects.update(hook() if hook else {})
+        if self.task in host.items["tasks"]:
+            hook = host.task(self.task).custom_objects
+            objects.update(hook() if hook else {})
+        return objects
+
+    def load_model(self, name: str = "model.keras") -> Any:
+        """Load the trained Keras model."""
+        import keras
+
+        path = self.path / name
+        if not path.is_file():
+            raise RunError(f"missing model file {path}", hint="re-run 'zooft tune' or resume it")
+        return keras.saving.load_model(path, custom_objects=self.custom_objects(), compile=False)
+
+    def load_task(self) -> Any:
+        """The task object (from its plugin) this run was trained for."""
+        from .plugins import get_host
+
+        return get_host().task(self.task).factory()

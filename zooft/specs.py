@@ -1,0 +1,171 @@
+"""The data types plugins register and the host passes around.
+
+All of them are plain frozen dataclasses so that importing this module costs nothing and
+never imports TensorFlow: plugins register *metadata plus a factory*, and the factory
+imports TensorFlow only when it is called.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class WeightsSpec:
+    """Where a registry entry's pretrained weights come from.
+
+    ``kind`` is ``"none"`` (random init), ``"builtin"`` (the source plugin knows how to fetch
+    them, e.g. Keras's ``"imagenet"``), ``"url"`` (downloaded into zooft's cache) or
+    ``"file"`` (a path, relative paths resolved against the registry file that named it).
+    """
+
+    kind: str
+    location: str | None = None
+    sha256: str | None = None
+
+    @property
+    def label(self) -> str:
+        """A short human description for tables."""
+        if self.kind == "none":
+            return "none"
+        if self.kind == "builtin":
+            return self.location or "builtin"
+        return f"{self.kind}{' ✓sha256' if self.sha256 else ''}"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One entry of the model zoo, keyed ``source:name``.
+
+    ``locator`` is what the source plugin understands (a Keras application class name, a hub
+    handle, a preset); ``options`` are extra keyword arguments for its factory (e.g.
+    ``alpha``). ``input_size`` is ``(height, width)`` or ``None`` for text models.
+    ``preprocessing`` describes how raw inputs become what the network expects; the backbone
+    puts it inside the graph so that exports take raw inputs.
+    """
+
+    name: str
+    source: str
+    locator: str
+    weights: WeightsSpec
+    modality: str = "image"
+    input_size: tuple[int, int] | None = None
+    preprocessing: Mapping[str, Any] = field(default_factory=dict)
+    options: Mapping[str, Any] = field(default_factory=dict)
+    feature_layers: Mapping[str, str] = field(default_factory=dict)
+    tasks: tuple[str, ...] = ()
+    license: str | None = None
+    params: int | None = None
+    tags: tuple[str, ...] = ()
+    description: str = ""
+    aliases: tuple[str, ...] = ()
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    origin: str = ""
+
+    @property
+    def short_name(self) -> str:
+        """The part after ``source:``."""
+        return self.name.split(":", 1)[1]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view, as printed by ``zooft info --json``."""
+        return {
+            "name": self.name,
+            "source": self.source,
+            "locator": self.locator,
+            "modality": self.modality,
+            "input_size": list(self.input_size) if self.input_size else None,
+            "weights": {
+                "kind": self.weights.kind,
+                "location": self.weights.location,
+                "sha256": self.weights.sha256,
+            },
+            "preprocessing": dict(self.preprocessing),
+            "options": dict(self.options),
+            "feature_layers": dict(self.feature_layers),
+            "tasks": list(self.tasks),
+            "license": self.license,
+            "params": self.params,
+            "tags": list(self.tags),
+            "description": self.description,
+            "aliases": list(self.aliases),
+            "defaults": dict(self.defaults),
+            "origin": self.origin,
+        }
+
+
+@dataclass(frozen=True)
+class BackboneSource:
+    """A backbone source registered by a plugin (``keras``, ``hub``, ``bert`` …).
+
+    ``factory(spec, **kwargs)`` turns a :class:`ModelSpec` of this source into a
+    :class:`zooft.backbone.Backbone`; it imports TensorFlow when called. ``resolve`` is an
+    optional hook for ad-hoc names (``hub:https://…``) that are not in the registry: given
+    the text after ``source:``, it returns a ModelSpec or ``None``. ``fetch`` optionally
+    pre-downloads a spec's weights into the cache (used by ``zooft pull``).
+    ``custom_objects()`` returns the Keras classes needed to load a saved model that
+    contains this source's layers (for ``keras.saving.load_model``).
+    """
+
+    name: str
+    factory: Callable[..., Any]
+    description: str = ""
+    modalities: tuple[str, ...] = ("image",)
+    resolve: Callable[[str], ModelSpec | None] | None = None
+    fetch: Callable[..., Any] | None = None
+    custom_objects: Callable[[], dict[str, Any]] | None = None
+    plugin: str = ""
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    """A task registered by a plugin (``classify``, ``detect``, ``text-classify`` …).
+
+    ``factory()`` returns an object implementing :class:`zooft.task.Task`. ``requires`` names
+    the backbone output the head consumes: ``"pooled"``, ``"feature_maps"`` or ``"sequence"``.
+    """
+
+    name: str
+    factory: Callable[[], Any]
+    modalities: tuple[str, ...] = ("image",)
+    requires: str = "pooled"
+    description: str = ""
+    custom_objects: Callable[[], dict[str, Any]] | None = None
+    plugin: str = ""
+
+
+@dataclass(frozen=True)
+class ExporterInfo:
+    """An export format registered by a plugin (``savedmodel``, ``tflite``, ``onnx`` …).
+
+    ``options`` maps each option name to its allowed values (``{"quantize": ("none", …)}``),
+    or to ``None`` for free-form values. ``factory()`` returns an object implementing
+    :class:`zooft.export.Exporter`.
+    """
+
+    name: str
+    factory: Callable[[], Any]
+    options: Mapping[str, Sequence[str] | None] = field(default_factory=dict)
+    description: str = ""
+    extension: str = ""
+    plugin: str = ""
+
+
+@dataclass(frozen=True)
+class DatasetFormat:
+    """A data format registered by a plugin (image folders, CSV, COCO JSON …).
+
+    ``sniff(path)`` must be cheap and TensorFlow-free: it says whether ``path`` looks like this
+    format. ``load(path, **options)`` returns a :class:`zooft.data.records.LabeledData`
+    index (paths or texts plus labels), never the pixels: the training core streams them.
+    """
+
+    name: str
+    sniff: Callable[[str], bool]
+    load: Callable[..., Any]
+    modalities: tuple[str, ...] = ("image",)
+    tasks: tuple[str, ...] = ("classify",)
+    description: str = ""
+    plugin: str = ""

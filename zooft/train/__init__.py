@@ -1,0 +1,1 @@
+"""The training core: small functions composed by :func:`zooft.train.tune.tune`."""

@@ -1,0 +1,101 @@
+"""Per-epoch checkpoints that survive SIGKILL, and the state that ``--resume`` reads.
+
+Each epoch writes ``checkpoints/<phase>-e<NNN>.weights.h5`` and the optimizer's variables
+(``.opt.npz``), each through a temporary file and ``os.replace``; only then is
+``state.json`` rewritten to point at them. ``state.json`` is the commit point: a run killed
+at any instant resumes from the last epoch whose state was committed, and never repeats it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ..runs import read_json, write_json_atomic
+
+def _atomic(path: Path, write: Any) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=path.name, dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_weights(model: Any, path: Path) -> None:
+    """``model.save_weights`` atomically (the name must end in ``.weights.h5``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _atomic(path, lambda tmp: model.save_weights(tmp))
+
+
+def save_optimizer(optimizer: Any, path: Path) -> None:
+    """The optimizer's variables (iteration count, moments) as an ``.npz``."""
+    import numpy as np
+
+    arrays = {f"v{i:05d}": np.asarray(v.numpy()) for i, v in enumerate(optimizer.variables)}
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **arrays)
+
+    _atomic(path, write)
+
+
+def restore_optimizer(optimizer: Any, trainable_variables: list[Any], path: Path) -> None:
+    """Build the optimizer for ``trainable_variables`` and load its saved variables."""
+    import numpy as np
+
+    optimizer.build(trainable_variables)
+    with np.load(path) as saved:
+        arrays = [saved[k] for k in sorted(saved.files)]
+    if len(arrays) != len(optimizer.variables):
+        raise ValueError(f"optimizer checkpoint {path} has {len(arrays)} variables, expected {len(optimizer.variables)}")
+    for variable, value in zip(optimizer.variables, arrays):
+        variable.assign(value)
+
+
+class CheckpointStore:
+    """The ``checkpoints/`` folder and ``state.json`` of one run."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        self.dir = run_dir / "checkpoints"
+        self.state_path = run_dir / "state.json"
+
+    def load_state(self) -> dict[str, Any] | None:
+        """The committed state, or None for a fresh run."""
+        return read_json(self.state_path) if self.state_path.is_file() else None
+
+    def commit_epoch(self, model: Any, state: dict[str, Any], phase: str, epoch: int) -> None:
+        """Save weights and optimizer for ``epoch`` (1-based) of ``phase``, then commit state."""
+        stem = f"{phase}-e{epoch:03d}"
+        save_weights(model, self.dir / f"{stem}.weights.h5")
+        save_optimizer(model.optimizer, self.dir / f"{stem}.opt.npz")
+        previous = state.get("checkpoint")
+        state["checkpoint"] = stem
+        write_json_atomic(self.state_path, state)
+        # Only now may older checkpoints go: keep the committed one and the one before it.
+        keep = {stem, previous, "best"}
+        for path in self.dir.glob("*-e[0-9][0-9][0-9].*"):
+            if path.name.split(".", 1)[0] not in keep:
+                path.unlink(missing_ok=True)
+
+    def save_best(self, model: Any) -> None:
+        """Keep the weights of the best epoch so far (restored at the end with early stopping)."""
+        save_weights(model, self.dir / "best.weights.h5")
+
+    def weights_path(self, stem: str) -> Path:
+        """The weights file of checkpoint ``stem``."""
+        return self.dir / f"{stem}.weights.h5"
+
+    def optimizer_path(self, stem: str) -> Path:
+        """The optimizer file of checkpoint ``stem``."""
+        return self.dir / f"{stem}.opt.npz"
+
+    def best_path(self) -> Path:
+        """Weights of the best epoch."""
+        return self.dir / "best.weights.h5"

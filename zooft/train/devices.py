@@ -1,0 +1,108 @@
+"""Choosing the precision policy and the distribution strategy from the devices present.
+
+The device queries are separate functions so that tests fake them: the GPU and TPU paths
+are exercised on a CPU-only machine without pretending TensorFlow sees hardware it lacks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Devices:
+    """What the machine offers: compute capabilities of NVIDIA GPUs, TPU presence, workers."""
+
+    gpu_capabilities: tuple[tuple[int, int], ...] = ()
+    tpu: bool = False
+    workers: int = 1
+
+
+def query_devices() -> Devices:
+    """Ask TensorFlow (and ``TF_CONFIG``) what is there."""
+    import tensorflow as tf
+
+    caps = []
+    for gpu in tf.config.list_physical_devices("GPU"):
+        details = tf.config.experimental.get_device_details(gpu)
+        caps.append(tuple(details.get("compute_capability", (0, 0))))
+    tpu = bool(os.environ.get("TPU_NAME") or os.environ.get("COLAB_TPU_ADDR")) or bool(
+        tf.config.list_logical_devices("TPU")
+    )
+    return Devices(tuple(caps), tpu, count_workers())
+
+
+def count_workers(tf_config: str | None = None) -> int:
+    """Number of workers (chief included) that ``TF_CONFIG`` names; 1 without it."""
+    raw = os.environ.get("TF_CONFIG", "") if tf_config is None else tf_config
+    if not raw:
+        return 1
+    try:
+        cluster = json.loads(raw).get("cluster", {})
+    except (ValueError, AttributeError):
+        raise ConfigError(f"TF_CONFIG is not valid JSON: {raw[:60]!r}", hint="see docs/distributed.md") from None
+    return len(cluster.get("worker", [])) + len(cluster.get("chief", []))
+
+
+def choose_precision(requested: str, devices: Devices) -> str:
+    """``auto``: mixed_float16 on NVIDIA GPUs with compute capability ≥ 7.0 (tensor cores),
+    mixed_bfloat16 on TPUs, float32 elsewhere (on CPUs bfloat16 trained 3× slower here)."""
+    if requested != "auto":
+        return requested
+    if devices.tpu:
+        return "mixed_bfloat16"
+    if devices.gpu_capabilities and all(cap >= (7, 0) for cap in devices.gpu_capabilities):
+        return "mixed_float16"
+    return "float32"
+
+
+def choose_strategy(requested: str, devices: Devices) -> str:
+    """``auto``: TPU on TPUs, multiworker when TF_CONFIG names several workers, mirrored for
+    several GPUs, default otherwise."""
+    if requested != "auto":
+        return requested
+    if devices.tpu:
+        return "tpu"
+    if devices.workers > 1:
+        return "multiworker"
+    if len(devices.gpu_capabilities) > 1:
+        return "mirrored"
+    return "default"
+
+
+def make_strategy(name: str) -> Any:
+    """Create the tf.distribute strategy called ``name``."""
+    import tensorflow as tf
+
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "tpu":
+        try:
+            resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
+            tf.config.experimental_connect_to_cluster(resolver)
+            tf.tpu.experimental.initialize_tpu_system(resolver)
+        except (ValueError, RuntimeError) as exc:
+            raise ConfigError(f"--strategy tpu: no TPU found ({exc})", hint="use --strategy auto on this machine") from None
+        return tf.distribute.TPUStrategy(resolver)
+    if name == "multiworker":
+        if count_workers() < 2:
+            raise ConfigError(
+                "--strategy multiworker needs TF_CONFIG naming at least two workers",
+                hint="set TF_CONFIG on every worker (docs/distributed.md), or use --strategy auto",
+            )
+        # Keras 3.15's model.fit fails under MultiWorkerMirroredStrategy (tensorflow#72388, see
+        # FACTS.md); the multi-worker training loop is the subject of its own issue. Refuse
+        # clearly instead of crashing deep inside Keras.
+        raise ConfigError(
+            "--strategy multiworker is not supported by this zooft version (Keras 3 model.fit fails"
+            " under MultiWorkerMirroredStrategy, tensorflow#72388)",
+            hint="train on one machine (--strategy auto/mirrored) for now",
+        )
+    raise ConfigError(f"unknown strategy {name!r}", hint="auto, default, mirrored, multiworker or tpu")

@@ -1,0 +1,52 @@
+"""Optimizers and learning-rate schedules (warm-up + cosine decay), one per phase."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def make_schedule(lr: float, *, steps: int, warmup_steps: int, kind: str) -> Any:
+    """Linear warm-up to ``lr`` over ``warmup_steps`` then cosine decay (or constant) over ``steps``."""
+    import keras
+
+    warmup_steps = max(0, min(warmup_steps, steps - 1))
+    if kind == "constant" and warmup_steps == 0:
+        return lr
+    if kind == "constant":
+        return keras.optimizers.schedules.CosineDecay(
+            0.0, decay_steps=1, alpha=1.0, warmup_target=lr, warmup_steps=warmup_steps
+        )
+    return keras.optimizers.schedules.CosineDecay(
+        lr if warmup_steps == 0 else 0.0,
+        decay_steps=max(1, steps - warmup_steps),
+        alpha=0.0,
+        warmup_target=lr if warmup_steps else None,
+        warmup_steps=warmup_steps,
+    )
+
+
+def make_optimizer(config: dict[str, Any], lr: float, *, steps: int, steps_per_epoch: int) -> Any:
+    """The optimizer named by ``config['optimizer']`` with its schedule and clipping."""
+    import keras
+
+    schedule = make_schedule(
+        lr,
+        steps=steps,
+        warmup_steps=int(round(config["warmup_epochs"] * steps_per_epoch)),
+        kind=config["schedule"],
+    )
+    common: dict[str, Any] = {"learning_rate": schedule}
+    if config.get("clipnorm"):
+        common["clipnorm"] = config["clipnorm"]
+    name = config["optimizer"]
+    if name == "adamw":
+        return keras.optimizers.AdamW(weight_decay=config["weight_decay"], **common)
+    if name == "sgd":
+        return keras.optimizers.SGD(momentum=config["momentum"], nesterov=True, **common)
+    return keras.optimizers.Adam(**common)
+
+
+def current_lr(optimizer: Any) -> float:
+    """The learning rate the optimizer uses at its current step."""
+    lr = optimizer.learning_rate
+    return float(lr.numpy() if hasattr(lr, "numpy") else lr)

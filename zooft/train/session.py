@@ -1,0 +1,254 @@
+"""One training session: the model, its data pipelines and its checkpoints, phase by phase."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from ..cache import cache_root, is_offline
+from ..data.records import LabeledData
+from ..runs import Run
+from ..specs import ModelSpec
+from .checkpoint import CheckpointStore, restore_optimizer
+from .devices import choose_precision, choose_strategy, make_strategy, query_devices
+
+
+class TrainingSession:
+    """Builds everything once, then runs phases; resumable from ``state.json``."""
+
+    def __init__(self, run: Run, config: dict[str, Any], spec: ModelSpec, data: LabeledData, *, console: Any) -> None:
+        import keras
+
+        from ..plugins import get_host
+
+        self.run, self.config, self.spec, self.data, self.console = run, config, spec, data, console
+        self.store = CheckpointStore(run.path)
+        self.state: dict[str, Any] = self.store.load_state() or {
+            "epochs_done": {},
+            "history": {"phases": []},
+            "best": None,
+        }
+        host = get_host()
+        devices = query_devices()
+        self.precision = choose_precision(config["precision"], devices)
+        self.strategy_name = choose_strategy(config["strategy"], devices)
+        self._previous_policy = keras.mixed_precision.global_policy().name
+        keras.mixed_precision.set_global_policy(self.precision)
+        keras.utils.set_random_seed(config["seed"])
+        self.strategy = make_strategy(self.strategy_name)
+        self.image_size = tuple(config["image_size"] or spec.input_size or ())
+        if len(self.image_size) != 2:
+            from ..errors import ConfigError
+
+            raise ConfigError(f"model {spec.name} has no native input size", hint="pass --image-size N or HxW")
+        config["image_size"] = list(self.image_size)
+        self.task = host.task(config["task"]).factory()
+        with self.strategy.scope():
+            self.backbone = host.backbone_source(spec.source).factory(
+                spec, input_size=self.image_size, weights=config["weights"], offline=is_offline(), cache_dir=cache_root()
+            )
+            self.model = self.task.build_model(self.backbone, data.classes, config)
+        self.console.print(
+            f"model {spec.name} ({self.model.count_params():,} params), {len(data.classes)} classes, "
+            f"precision {self.precision}, strategy {self.strategy_name}, {self.strategy.num_replicas_in_sync} replica(s)"
+        )
+        self._build_datasets()
+        self.phase_seconds: dict[str, float] = {}
+
+    # -- data ------------------------------------------------------------------------------------
+    def _targets(self, examples: list[Any]) -> Any:
+        return self.task.targets(examples, len(self.data.classes))
+
+    def dataset(self, split: str, *, training: bool) -> Any:
+        """A batched tf.data pipeline over ``split`` (None when the split is empty)."""
+        from ..data.images import make_image_dataset, parse_augment
+
+        examples = self.data.splits.get(split) or []
+        if not examples:
+            return None
+        cache = self.config["cache"]
+        if cache and cache != "memory":
+            cache = f"{cache}-{split}"
+        return make_image_dataset(
+            examples,
+            image_size=self.image_size,
+            batch_size=self.config["batch_size"],
+            targets=self._targets(examples),
+            training=training,
+            augment=parse_augment(self.config["augment"]) if training else None,
+            shuffle_seed=self.config["seed"] if training else None,
+            cache=("" if cache == "memory" else cache) if cache else None,
+        )
+
+    def _build_datasets(self) -> None:
+        self.train_ds = self.dataset("train", training=True)
+        self.val_ds = self.dataset("val", training=False)
+        self.n_train = len(self.data.splits.get("train") or [])
+        if self.train_ds is None:
+            from ..errors import DataError
+
+            raise DataError(f"no training examples in {self.config['data']}", hint="check the data path and format")
+
+    # -- phases ----------------------------------------------------------------------------------
+    def _compile(self, phase: Any, steps_per_epoch: int) -> None:
+        from .optim import make_optimizer
+
+        trainable = self.backbone.set_trainable(phase.unfreeze)
+        with self.strategy.scope():
+            optimizer = make_optimizer(self.config, phase.lr, steps=phase.epochs * steps_per_epoch, steps_per_epoch=steps_per_epoch)
+            self.model.compile(optimizer=optimizer, **self.task.compile_args(self.data.classes, self.config))
+        self.console.print(
+            f"phase {phase.name}: {phase.epochs} epoch(s), lr {phase.lr:g}, "
+            f"{trainable} trainable backbone tensors, {len(self.model.trainable_weights)} in total"
+        )
+
+    def _restore(self, phase_name: str) -> None:
+        """On resume: load the committed checkpoint (and its optimizer if it is this phase's)."""
+        stem = self.state.get("checkpoint")
+        if not stem:
+            return
+        self.model.load_weights(self.store.weights_path(stem))
+        if stem.startswith(f"{phase_name}-e"):
+            restore_optimizer(self.model.optimizer, self.model.trainable_variables, self.store.optimizer_path(stem))
+
+    def _phase_history(self, name: str) -> list[dict[str, Any]]:
+        for entry in self.state["history"]["phases"]:
+            if entry["name"] == name:
+                return entry["epochs"]
+        self.state["history"]["phases"].append({"name": name, "epochs": []})
+        return self.state["history"]["phases"][-1]["epochs"]
+
+    def _on_commit(self, phase: str, epoch: int, record: dict[str, Any]) -> None:
+        self._phase_history(phase).append(record)
+        self.state["epochs_done"][phase] = epoch
+        patience = self.config["early_stopping"]
+        monitor = record.get("val_loss", record.get("loss"))
+        best = self.state.get("best")
+        if monitor is not None and (best is None or monitor < best["value"] - 1e-7):
+            self.state["best"] = {"value": monitor, "phase": phase, "epoch": epoch}
+            self.state["stale"] = 0
+            if patience:
+                self.store.save_best(self.model)
+        else:
+            self.state["stale"] = self.state.get("stale", 0) + 1
+        self.store.commit_epoch(self.model, self.state, phase, epoch)
+
+    def train(self, phases: list[Any]) -> None:
+        """Run every phase that is not finished yet."""
+        import keras
+
+        from .callbacks import commit_callback, progress_callback
+        from .tune import steps_for
+
+        steps = steps_for(self.n_train, self.config["batch_size"])
+        patience = self.config["early_stopping"]
+        for phase in phases:
+            done = self.state["epochs_done"].get(phase.name, 0)
+            if done >= phase.epochs or phase.epochs == 0:
+                continue
+            if self.state.get("stopped_early"):
+                break
+            self._compile(phase, steps)
+            self._restore(phase.name)
+            if done == 0:
+                self.state["stale"] = 0
+            callbacks = [
+                progress_callback(phase=phase.name, epochs=phase.epochs, steps=steps, batch_size=self.config["batch_size"], console=self.console),
+                commit_callback(
+                    phase=phase.name, steps=steps, batch_size=self.config["batch_size"], on_commit=self._on_commit,
+                    should_stop=lambda: bool(patience) and self.state.get("stale", 0) >= patience,
+                ),
+                keras.callbacks.TensorBoard(log_dir=str(self.run.path / "logs" / phase.name), write_graph=False),
+            ]
+            start = time.perf_counter()
+            self.model.fit(
+                self.train_ds,
+                validation_data=self.val_ds,
+                epochs=phase.epochs,
+                initial_epoch=done,
+                callbacks=callbacks,
+                class_weight=self.task.class_weights(self.data, self.config["class_weight"]),
+                verbose=0,
+            )
+            self.phase_seconds[phase.name] = time.perf_counter() - start
+            if patience and self.state.get("stale", 0) >= patience:
+                self.state["stopped_early"] = {"phase": phase.name, "epoch": self.state["epochs_done"][phase.name]}
+                self.console.print(f"early stopping in {phase.name} after epoch {self.state['stopped_early']['epoch']}")
+                break
+        if self.state.get("checkpoint") and not self.phase_seconds:
+            # everything had finished before the resume: load the last committed weights
+            self.model.load_weights(self.store.weights_path(self.state["checkpoint"]))
+        if patience and self.store.best_path().is_file():
+            self.model.load_weights(self.store.best_path())
+            best = self.state["best"]
+            self.console.print(f"restored best weights: {best['phase']} epoch {best['epoch']} (val_loss {best['value']:.4f})")
+
+    # -- results ---------------------------------------------------------------------------------
+    def evaluate(self) -> dict[str, Any]:
+        """Evaluate on test (else val) data and write ``metrics.json``."""
+        split = "test" if self.data.splits.get("test") else "val"
+        dataset = self.dataset(split, training=False)
+        if dataset is None:
+            metrics: dict[str, Any] = {"split": None, "note": "no held-out data to evaluate on"}
+        else:
+            metrics = {"split": split, **self.task.evaluate(self.model, dataset, self.data.classes, self.config)}
+        self.run.write_json("metrics.json", metrics)
+        return metrics
+
+    def save_model(self) -> None:
+        """``model.keras`` written atomically: a crash never leaves a truncated model."""
+        path = self.run.path / "model.keras"
+        fd, tmp = tempfile.mkstemp(prefix=".model-", suffix=".keras", dir=self.run.path)
+        os.close(fd)
+        try:
+            self.model.save(tmp)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def finish(self, *, total_seconds: float) -> None:
+        """Evaluate, save the model, history and report; restore the global precision policy."""
+        import keras
+
+        try:
+            self.metrics = self.evaluate()
+            self.save_model()
+            self.run.write_json("history.json", self.state["history"])
+            epochs = [e for p in self.state["history"]["phases"] for e in p["epochs"]]
+            images = sum(e.get("images_per_second", 0) * e.get("seconds", 0) for e in epochs)
+            train_seconds = sum(e.get("seconds", 0) for e in epochs)
+            self.timing = {
+                "total_seconds": round(total_seconds, 1),
+                "phases": {p["name"]: round(sum(e.get("seconds", 0) for e in p["epochs"]), 1) for p in self.state["history"]["phases"]},
+                "images_per_second": round(images / train_seconds, 1) if train_seconds else None,
+                "precision": self.precision,
+                "strategy": self.strategy_name,
+            }
+            self.run.write_json("timing.json", self.timing)
+            self.write_report()
+            acc = self.metrics.get("accuracy")
+            self.console.print(
+                f"done in {total_seconds:.0f}s: {self.metrics.get('split')} accuracy "
+                f"{acc:.4f}" if acc is not None else f"done in {total_seconds:.0f}s"
+            )
+        finally:
+            keras.mixed_precision.set_global_policy(self._previous_policy)
+
+    def write_report(self, exports: list[dict[str, Any]] | None = None) -> None:
+        """(Re)write ``report.md`` / ``report.html``."""
+        from ..report import write_report
+
+        counts = self.data.counts()
+        write_report(
+            self.run.path,
+            config=self.config,
+            history=self.state["history"],
+            metrics=self.metrics,
+            data_summary={"format": self.data.format, "root": self.data.root, "counts": counts, "skipped": self.data.skipped},
+            timing=self.timing,
+            exports=exports,
+        )

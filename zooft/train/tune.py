@@ -1,0 +1,179 @@
+"""``tune()``: resolve the config, build data and model, run the phases, evaluate, save, export.
+
+Each step is a small function; ``tune`` only composes them. A run directory is written
+from the start (config, labels, data index) so that an interrupted run can be resumed.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..config import ResolvedConfig, read_config_file, resolve
+from ..errors import ConfigError, RunError
+from ..runs import Run, data_to_json, read_json
+from ..specs import ModelSpec
+from .checkpoint import CheckpointStore
+
+RESUME_OVERRIDABLE = {"epochs", "fine_tune_epochs", "early_stopping", "export"}
+
+
+@dataclass
+class Phase:
+    """One training phase: which layer groups train, for how long, at which learning rate."""
+
+    name: str
+    epochs: int
+    unfreeze: int | str
+    lr: float
+
+
+def resolve_model(name: str, registry_files: list[str]) -> ModelSpec:
+    """A registry entry, or an ad-hoc ``source:locator`` its source plugin understands."""
+    from ..errors import UnknownModelError
+    from ..plugins import get_host
+    from ..registry import load_registry
+
+    registry = load_registry(registry_files)
+    try:
+        return registry.resolve(name)
+    except UnknownModelError:
+        source_name, _, rest = name.partition(":")
+        host = get_host()
+        if rest and source_name in host.items["backbones"]:
+            resolver = host.backbone_source(source_name).resolve
+            spec = resolver(rest) if resolver else None
+            if spec is not None:
+                return spec
+        raise
+
+
+def resolve_tune_config(options: dict[str, Any]) -> tuple[ResolvedConfig, ModelSpec, Path | None]:
+    """Turn ``tune`` options (CLI flags or API kwargs) into the resolved config, the model spec,
+    and the run directory to resume (or None)."""
+    options = dict(options)
+    resume = options.pop("resume", None)
+    config_file = options.pop("config", None)
+    registry_files = list(options.pop("registry_files", None) or [])
+    if resume:
+        run_dir = Path(resume)
+        if not (run_dir / "config.json").is_file():
+            raise RunError(f"cannot resume {resume}: no config.json there", hint="pass the directory of an earlier 'zooft tune' run")
+        saved = read_json(run_dir / "config.json")
+        given = {k for k, v in options.items() if v is not None and v != []} - {"output"}
+        extra = given - RESUME_OVERRIDABLE
+        if extra:
+            raise ConfigError(
+                f"--resume continues a run with its saved config; cannot change {', '.join(sorted(extra))}",
+                hint=f"only {', '.join(sorted(RESUME_OVERRIDABLE))} may be given with --resume",
+            )
+        values = dict(saved["values"])
+        sources = dict(saved["sources"])
+        for key in given:
+            values[key] = options[key]
+            sources[key] = "command line (resume)"
+        config = ResolvedConfig(values, sources)
+        spec = resolve_model(values["backbone"], registry_files)
+        return config, spec, run_dir
+    file_values = read_config_file(config_file) if config_file else {}
+    backbone = options.get("backbone") or file_values.get("backbone")
+    data = options.get("data") or file_values.get("data")
+    if not backbone:
+        raise ConfigError("no backbone given", hint="pass --backbone MODEL (see 'zooft list-models'), e.g. --backbone embedded")
+    if not data:
+        raise ConfigError("no training data given", hint="pass --data PATH (a folder of class sub-folders or a CSV)")
+    spec = resolve_model(str(backbone), registry_files)
+    config = resolve(flags=options, file_values=file_values, file_name=str(config_file), entry_defaults=spec.defaults)
+    return config, spec, None
+
+
+def prepare_run_dir(config: ResolvedConfig, spec: ModelSpec) -> Path:
+    """Create a fresh run directory; refuse to overwrite a non-empty one."""
+    output = config.values.get("output")
+    if not output:
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        output = str(Path("runs") / f"{spec.short_name}-{config.values['task']}-{stamp}")
+    run_dir = Path(output)
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise RunError(
+            f"run directory {run_dir} already exists and is not empty",
+            hint=f"continue it with 'zooft tune --resume {run_dir}', or choose another --output",
+        )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config.values["output"] = str(run_dir)
+    return run_dir
+
+
+def load_training_data(config: dict[str, Any]) -> Any:
+    """The data index: train (+ carved val) from ``data``, optional separate val/test sets."""
+    from ..data.formats import load_data
+
+    common = {"format": config["data_format"], "task": config["task"], "skip_bad_files": config["skip_bad_files"]}
+    data = load_data(config["data"], val_split=config["val_split"], seed=config["seed"], **common)
+    for key, split in (("val_data", "val"), ("test_data", "test")):
+        if config.get(key):
+            extra = load_data(config[key], val_split=0.0, seed=config["seed"], class_names=data.classes, **common)
+            data.splits[split] = [ex for examples in extra.splits.values() for ex in examples]
+            data.skipped.extend(extra.skipped)
+    return data
+
+
+def phases_of(config: dict[str, Any]) -> list[Phase]:
+    """Phase 1 trains the head only; phase 2 unfreezes the top groups at a lower rate."""
+    fine_lr = config["fine_tune_lr"] or config["lr"] * config["fine_tune_lr_factor"]
+    phases = [Phase("head", config["epochs"], 0, config["lr"])]
+    if config["fine_tune_epochs"]:
+        phases.append(Phase("fine-tune", config["fine_tune_epochs"], config["unfreeze"], fine_lr))
+    return phases
+
+
+def tune(options: dict[str, Any]) -> Run:
+    """Fine-tune a model as described by ``options`` (the keys of ``zooft tune``) and return its Run."""
+    from ..cli.console import err
+
+    started = time.perf_counter()
+    resolved, spec, resume_dir = resolve_tune_config(options)
+    config = resolved.values
+    if resume_dir is None:
+        run_dir = prepare_run_dir(resolved, spec)
+        data = load_training_data(config)
+        Run(run_dir).write_json("data.json", data_to_json(data))
+        Run(run_dir).write_json("labels.json", {"classes": data.classes})
+    else:
+        run_dir = resume_dir
+        data = Run(run_dir).data()
+        err.print(f"resuming {run_dir}")
+    run = Run(run_dir)
+    run.write_json(
+        "config.json",
+        {**resolved.to_json(), "backbone_spec": spec.to_dict(), "zooft_version": __version__,
+         "created": datetime.now(timezone.utc).isoformat(timespec="seconds")},
+    )
+    from .session import TrainingSession
+
+    session = TrainingSession(run, config, spec, data, console=err)
+    session.train(phases_of(config))
+    session.finish(total_seconds=time.perf_counter() - started)
+    exports = []
+    if config["export"]:
+        from ..exports import export_run
+
+        for item in config["export"]:
+            fmt, _, quant = item.partition(":")
+            exports.append(export_run(run, fmt, {"quantize": quant} if quant else {}))
+            err.print(f"exported {fmt}{':' + quant if quant else ''}: {exports[-1]['artifact']}")
+        session.write_report(exports=exports)
+    if (run_dir / "checkpoints").exists() and not config.get("keep_checkpoints", True):
+        shutil.rmtree(run_dir / "checkpoints")
+    return Run.open(run_dir)
+
+
+def steps_for(n: int, batch_size: int) -> int:
+    """Batches per epoch (the last one may be partial)."""
+    return max(1, math.ceil(n / batch_size))
