@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,19 +28,41 @@ from .data.records import Example, LabeledData
 from .errors import RunError
 
 
-def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:
-    """Write JSON through a temporary file and ``os.replace`` so readers never see half a file."""
+def _default_mode() -> int:
+    """The permission bits a plain ``open()`` would give (mkstemp would give 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def atomic_write(path: str | os.PathLike[str], write: Callable[[str], None]) -> None:
+    """Call ``write(tmp_path)`` on a temporary sibling, then ``os.replace`` it onto ``path``.
+
+    Readers never see half a file and a crash leaves the old file intact. The temporary
+    name keeps ``path``'s suffixes, since Keras chooses formats by file name.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=path.name, dir=path.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(obj, handle, indent=2, sort_keys=False, default=str)
-            handle.write("\n")
+        os.chmod(tmp, _default_mode())
+        write(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:
+    """Write JSON atomically (see :func:`atomic_write`)."""
+
+    def write(tmp: str) -> None:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            json.dump(obj, handle, indent=2, sort_keys=False, default=str)
+            handle.write("\n")
+
+    atomic_write(path, write)
 
 
 def read_json(path: str | os.PathLike[str]) -> Any:

@@ -8,28 +8,15 @@ at any instant resumes from the last epoch whose state was committed, and never 
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from ..runs import read_json, write_json_atomic
-
-def _atomic(path: Path, write: Any) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=path.name, dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
+from ..runs import atomic_write, read_json, write_json_atomic
 
 def save_weights(model: Any, path: Path) -> None:
     """``model.save_weights`` atomically (the name must end in ``.weights.h5``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic(path, lambda tmp: model.save_weights(tmp))
+    atomic_write(path, lambda tmp: model.save_weights(tmp))
 
 
 def save_optimizer(optimizer: Any, path: Path) -> None:
@@ -42,7 +29,7 @@ def save_optimizer(optimizer: Any, path: Path) -> None:
         with open(tmp, "wb") as handle:
             np.savez(handle, **arrays)
 
-    _atomic(path, write)
+    atomic_write(path, write)
 
 
 def restore_optimizer(optimizer: Any, trainable_variables: list[Any], path: Path) -> None:
@@ -77,7 +64,7 @@ class CheckpointStore:
         save_optimizer(model.optimizer, self.dir / f"{stem}.opt.npz")
         previous = state.get("checkpoint")
         state["checkpoint"] = stem
-        write_json_atomic(self.state_path, state)
+        write_jsonatomic_write(self.state_path, state)
         # Only now may older checkpoints go: keep the committed one and the one before it.
         keep = {stem, previous, "best"}
         for path in self.dir.glob("*-e[0-9][0-9][0-9].*"):

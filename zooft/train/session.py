@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 from ..cache import cache_root, is_offline
 from ..data.records import LabeledData
-from ..runs import Run
+from ..runs import Run, atomic_write
 from ..specs import ModelSpec
 from .checkpoint import CheckpointStore, restore_optimizer
 from .devices import choose_precision, choose_strategy, make_strategy, query_devices
@@ -171,6 +168,7 @@ class TrainingSession:
                 initial_epoch=done,
                 callbacks=callbacks,
                 class_weight=self.task.class_weights(self.data, self.config["class_weight"]),
+                shuffle=False,  # the tf.data pipeline shuffles, seeded
                 verbose=0,
             )
             self.phase_seconds[phase.name] = time.perf_counter() - start
@@ -200,15 +198,7 @@ class TrainingSession:
 
     def save_model(self) -> None:
         """``model.keras`` written atomically: a crash never leaves a truncated model."""
-        path = self.run.path / "model.keras"
-        fd, tmp = tempfile.mkstemp(prefix=".model-", suffix=".keras", dir=self.run.path)
-        os.close(fd)
-        try:
-            self.model.save(tmp)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(self.run.path / "model.keras", self.model.save)
 
     def finish(self, *, total_seconds: float) -> None:
         """Evaluate, save the model, history and report; restore the global precision policy."""

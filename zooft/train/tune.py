@@ -7,7 +7,6 @@ from the start (config, labels, data index) so that an interrupted run can be re
 from __future__ import annotations
 
 import math
-import shutil
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -19,7 +18,6 @@ from ..config import ResolvedConfig, read_config_file, resolve
 from ..errors import ConfigError, RunError
 from ..runs import Run, data_to_json, read_json
 from ..specs import ModelSpec
-from .checkpoint import CheckpointStore
 
 RESUME_OVERRIDABLE = {"epochs", "fine_tune_epochs", "early_stopping", "export"}
 
@@ -169,8 +167,6 @@ def tune(options: dict[str, Any]) -> Run:
             exports.append(export_run(run, fmt, {"quantize": quant} if quant else {}))
             err.print(f"exported {fmt}{':' + quant if quant else ''}: {exports[-1]['artifact']}")
         session.write_report(exports=exports)
-    if (run_dir / "checkpoints").exists() and not config.get("keep_checkpoints", True):
-        shutil.rmtree(run_dir / "checkpoints")
     return Run.open(run_dir)
 
 

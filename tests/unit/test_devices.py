@@ -1,0 +1,54 @@
+"""Precision and strategy choice, with the device query faked (no GPU/TPU here)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from zooft.errors import ConfigError
+from zooft.train.devices import Devices, choose_precision, choose_strategy, count_workers
+
+
+@pytest.mark.parametrize(
+    ("devices", "expected"),
+    [
+        (Devices(), "float32"),
+        (Devices(gpu_capabilities=((8, 0),)), "mixed_float16"),
+        (Devices(gpu_capabilities=((7, 0), (8, 6))), "mixed_float16"),
+        (Devices(gpu_capabilities=((6, 1),)), "float32"),  # Pascal: no tensor cores, fp16 is slower
+        (Devices(gpu_capabilities=((8, 0), (6, 0))), "float32"),  # mixed fleet: the slowest decides
+        (Devices(tpu=True), "mixed_bfloat16"),
+    ],
+)
+def test_auto_precision_follows_the_hardware(devices: Devices, expected: str) -> None:
+    assert choose_precision("auto", devices) == expected
+
+
+def test_explicit_precision_wins() -> None:
+    assert choose_precision("mixed_bfloat16", Devices()) == "mixed_bfloat16"
+    assert choose_precision("float32", Devices(gpu_capabilities=((9, 0),))) == "float32"
+
+
+@pytest.mark.parametrize(
+    ("devices", "expected"),
+    [
+        (Devices(), "default"),
+        (Devices(gpu_capabilities=((8, 0),)), "default"),
+        (Devices(gpu_capabilities=((8, 0), (8, 0))), "mirrored"),
+        (Devices(workers=3), "multiworker"),
+        (Devices(tpu=True, workers=2), "tpu"),
+    ],
+)
+def test_auto_strategy_follows_the_hardware(devices: Devices, expected: str) -> None:
+    assert choose_strategy("auto", devices) == expected
+    assert choose_strategy("default", devices) == "default"
+
+
+def test_workers_are_counted_from_tf_config() -> None:
+    assert count_workers("") == 1
+    config = {"cluster": {"chief": ["a:1"], "worker": ["b:1", "c:1"]}, "task": {"type": "worker", "index": 0}}
+    assert count_workers(json.dumps(config)) == 3
+    with pytest.raises(ConfigError, match="TF_CONFIG"):
+        count_workers("{not json")
+
