@@ -65,11 +65,13 @@ __all__ = [
 ]
 
 
-def list_models(pattern: str | None = None, *, task: str | None = None, source: str | None = None) -> list[ModelSpec]:
-    """Registry entries matching a wildcard ``pattern``, ``task`` and ``source``."""
+def list_models(
+    pattern: str | None = None, *, task: str | None = None, source: str | None = None, tag: str | None = None
+) -> list[ModelSpec]:
+    """Registry entries matching a wildcard ``pattern``, ``task``, ``source`` and ``tag``."""
     from .registry import load_registry
 
-    return load_registry().list(pattern, task=task, source=source)
+    return load_registry().list(pattern, task=task, source=source, tag=tag)
 
 
 def tune(**options: Any) -> Any:

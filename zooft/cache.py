@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import shutil
 import tarfile
@@ -82,7 +83,17 @@ def download(
         with os.fdopen(fd, "wb") as out:
             try:
                 response = urllib.request.urlopen(url, timeout=30)  # noqa: S310 - http(s)/file by design
+            except urllib.error.HTTPError as exc:
+                raise WeightsError(
+                    f"cannot download {what} from {url}: HTTP {exc.code} {exc.reason}",
+                    hint="the URL is wrong or the file moved; fix the registry entry or import the file by hand",
+                ) from None
             except (urllib.error.URLError, OSError) as exc:
+                if url.startswith("file://"):
+                    raise WeightsError(
+                        f"cannot read {what} from {url}: {getattr(exc, 'reason', exc)}",
+                        hint="check that the file exists",
+                    ) from None
                 reason = getattr(exc, "reason", exc)
                 raise OfflineError(
                     f"cannot download {what} from {url}: {reason}",
@@ -92,11 +103,22 @@ def download(
                 total = response.headers.get("Content-Length")
                 total_bytes = int(total) if total and total.isdigit() else None
                 done = 0
-                for chunk in iter(lambda: response.read(1 << 20), b""):
-                    out.write(chunk)
-                    done += len(chunk)
-                    if progress:
-                        progress(done, total_bytes)
+                try:
+                    for chunk in iter(lambda: response.read(1 << 20), b""):
+                        out.write(chunk)
+                        done += len(chunk)
+                        if progress:
+                            progress(done, total_bytes)
+                except (http.client.HTTPException, OSError) as exc:
+                    raise OfflineError(
+                        f"download of {what} from {url} broke off after {done} bytes: {exc}",
+                        hint=fetch_hint or "run the command again; the partial file was discarded",
+                    ) from None
+                if total_bytes is not None and done != total_bytes:
+                    raise OfflineError(
+                        f"download of {what} from {url} is incomplete: {done} of {total_bytes} bytes",
+                        hint="run the command again; the partial file was discarded",
+                    )
         verify_sha256(tmp_name, sha256, what=what)
         os.replace(tmp_name, dest)
     except BaseException:

@@ -94,7 +94,7 @@ class PluginHost:
             autoload = os.environ.get("ZOOFT_DISABLE_PLUGIN_AUTOLOAD", "") in ("", "0")
         self._load_entry_points(autoload)
         for name, obj in plugins:
-            self.add_plugin(obj, name)
+            self._register(obj, self._record_for(obj, name))
         self._collect()
 
     # -- loading ---------------------------------------------------------------------------
@@ -102,7 +102,16 @@ class PluginHost:
         allow = _env_list("ZOOFT_PLUGINS")
         deny = _env_list("ZOOFT_DISABLE_PLUGINS") or set()
         for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-            if ep.name in deny or ep.name in self.records:
+            if ep.name in deny:
+                continue
+            if ep.name in self.records:
+                other = self.records[ep.name]
+                dist_name = ep.dist.metadata["Name"] if getattr(ep, "dist", None) else None
+                if dist_name != other.distribution:  # the same dist can be listed twice (editable installs)
+                    other.errors.append(
+                        f"entry point name {ep.name!r} is claimed by both {other.distribution!r} and {dist_name!r};"
+                        f" only the first was loaded (hint: uninstall one of them)"
+                    )
                 continue
             if allow is not None and ep.name not in allow:
                 continue
@@ -128,10 +137,14 @@ class PluginHost:
                 continue
             self._register(obj, record)
 
+    def _record_for(self, obj: object, name: str) -> PluginRecord:
+        return self.records.setdefault(name, PluginRecord(name=name, module=getattr(obj, "__name__", repr(obj))))
+
     def add_plugin(self, obj: object, name: str) -> None:
-        """Register a plugin object directly (tests, notebooks): same path as entry points."""
-        record = self.records.setdefault(name, PluginRecord(name=name, module=getattr(obj, "__name__", repr(obj))))
-        self._register(obj, record)
+        """Register and collect a plugin object after start-up (tests, notebooks), through the
+        same validation and registration path as entry points."""
+        self._register(obj, self._record_for(obj, name))
+        self._collect(only={name})
 
     def _register(self, obj: object, record: PluginRecord) -> None:
         try:
@@ -146,9 +159,11 @@ class PluginHost:
             )
 
     # -- collecting ------------------------------------------------------------------------
-    def _call_each(self, hook_name: str, **kwargs: Any) -> Iterable[tuple[PluginRecord, Any]]:
+    def _call_each(self, hook_name: str, only: set[str] | None, **kwargs: Any) -> Iterable[tuple[PluginRecord, Any]]:
         """Call every implementation separately so that one plugin's failure is only its own."""
         for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+            if only is not None and impl.plugin_name not in only:
+                continue
             record = self.records[impl.plugin_name]
             try:
                 result = impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
@@ -185,9 +200,11 @@ class PluginHost:
 
         return register
 
-    def _collect(self) -> None:
+    def _collect(self, only: set[str] | None = None) -> None:
         for kind, (hook_name, _cls) in _KINDS.items():
             for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+                if only is not None and impl.plugin_name not in only:
+                    continue
                 record = self.records[impl.plugin_name]
                 register = self._make_register(kind, record, hook_name)
                 try:
@@ -195,7 +212,7 @@ class PluginHost:
                 except Exception as exc:
                     detail = str(exc) if isinstance(exc, PluginError) else f"{type(exc).__name__}: {exc}"
                     record.errors.append(f"hook {hook_name} failed: {detail}")
-        for record, result in self._call_each("zooft_registry_files"):
+        for record, result in self._call_each("zooft_registry_files", only):
             for path in result or ():
                 path = Path(path)
                 if not path.is_file():

@@ -46,9 +46,28 @@ _FIELDS = {
 }
 
 try:  # the C loader is ~10x faster; list-models must answer instantly
-    _Loader: Any = yaml.CSafeLoader
+    _BaseLoader: Any = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - PyYAML built without libyaml
-    _Loader = yaml.SafeLoader
+    _BaseLoader = yaml.SafeLoader
+
+
+class _DuplicateKey(yaml.YAMLError):
+    def __init__(self, key: Any, line: int) -> None:
+        super().__init__(f"key {key!r} appears twice (second time at line {line})")
+        self.key, self.line = key, line
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
+    """Safe loader that refuses a key repeated in one mapping (YAML would keep the last silently)."""
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _value in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise _DuplicateKey(key, key_node.start_mark.line + 1)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 class _EntryError(Exception):
@@ -189,6 +208,10 @@ def read_registry_file(path: str | os.PathLike[str]) -> list[tuple[ModelSpec, bo
         ) from None
     try:
         doc = yaml.load(text, Loader=_Loader)
+    except _DuplicateKey as exc:
+        raise RegistryError(
+            f"{path}: line {exc.line}: {exc}", hint="each model may be defined once per file; remove or rename one"
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -199,15 +222,17 @@ def read_registry_file(path: str | os.PathLike[str]) -> list[tuple[ModelSpec, bo
         ) from None
     if doc is None:
         return []
-    if not isinstance(doc, Mapping) or not isinstance(doc.get("models", {}), Mapping):
+    models = doc.get("models") if isinstance(doc, Mapping) else None
+    if not isinstance(doc, Mapping) or not isinstance(models or {}, Mapping):
+        got = type(doc).__name__ if not isinstance(doc, Mapping) else f"models: {type(models).__name__}"
         raise RegistryError(
-            f"{path}: expected a mapping with a 'models:' mapping of entries, got {type(doc).__name__}",
+            f"{path}: expected a mapping with a 'models:' mapping of entries, got {got}",
             hint="see docs/registry.md for the file format",
         )
     if doc.get("version", 1) != 1:
         raise RegistryError(f"{path}: unsupported registry version {doc.get('version')!r}", hint="use version: 1")
     entries = []
-    for name, raw in (doc.get("models") or {}).items():
+    for name, raw in (models or {}).items():
         try:
             spec = parse_entry(name, raw, path)
         except _EntryError as exc:
@@ -231,6 +256,11 @@ class Registry:
         """Merge one file; a reused name without ``override: true`` is an error naming both files."""
         self.files.append(str(path))
         for spec, override in read_registry_file(path):
+            if spec.name in self.aliases:
+                raise RegistryError(
+                    f"model name {spec.name!r} ({spec.origin}) is already an alias of {self.aliases[spec.name]!r}",
+                    hint="rename the entry or the alias",
+                )
             old = self.entries.get(spec.name)
             if old is not None and not override:
                 raise RegistryError(

@@ -142,7 +142,7 @@ class ExporterInfo:
 
     ``options`` maps each option name to its allowed values (``{"quantize": ("none", …)}``),
     or to ``None`` for free-form values. ``factory()`` returns an object implementing
-    :class:`zooft.export.Exporter`.
+    :class:`zooft.Exporter`.
     """
 
     name: str

@@ -32,6 +32,10 @@ class Task(Protocol):
     def target(self, example: Example, num_classes: int) -> Any:
         """The model target for one example (e.g. a class index), as numpy-compatible data."""
 
+    def targets(self, examples: list[Example], num_classes: int) -> Any:
+        """Targets for many examples at once (a numpy array, or a dict of arrays), in order;
+        the training core feeds them to tf.data next to the inputs."""
+
     def class_weights(self, data: LabeledData, mode: str | None) -> dict[int, float] | None:
         """Per-class loss weights for ``--class-weight`` (``balanced``) or ``None``."""
 

@@ -64,7 +64,7 @@ class CheckpointStore:
         save_optimizer(model.optimizer, self.dir / f"{stem}.opt.npz")
         previous = state.get("checkpoint")
         state["checkpoint"] = stem
-        write_jsonatomic_write(self.state_path, state)
+        write_json_atomic(self.state_path, state)
         # Only now may older checkpoints go: keep the committed one and the one before it.
         keep = {stem, previous, "best"}
         for path in self.dir.glob("*-e[0-9][0-9][0-9].*"):

@@ -1,0 +1,189 @@
+"""The example third-party plugin, installed for real: pip-install it (editable) into this
+environment, then check that zooft finds it through its entry point — in the listings, in
+``zooft plugins`` as a third-party plugin, and by building its backbone.
+
+Everything after the install runs in fresh interpreters: an editable install is activated by a
+``.pth`` file, which only a new interpreter reads. Re-running is safe: an install that already
+points at this checkout is reused, and pip's editable install is idempotent anyway.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "zooft-plugin-example"
+DIST = "zooft-plugin-example"
+
+
+def _python(code: str, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=ROOT, timeout=timeout)
+
+
+INSTALLED_PROBE = """
+import json, sys
+from importlib import metadata
+try:
+    dist = metadata.distribution(sys.argv[1])
+except metadata.PackageNotFoundError:
+    print(json.dumps(None))
+else:
+    direct = dist.read_text("direct_url.json")
+    import zooft_plugin_example
+    print(json.dumps({"direct_url": json.loads(direct) if direct else None, "file": zooft_plugin_example.__file__}))
+"""
+
+
+def _installed_from_this_checkout() -> bool:
+    proc = _python(INSTALLED_PROBE, DIST)
+    if proc.returncode != 0:
+        return False
+    info = json.loads(proc.stdout)
+    return bool(
+        info
+        and (info["direct_url"] or {}).get("dir_info", {}).get("editable")
+        and Path(info["file"]).resolve().is_relative_to(EXAMPLE.resolve())
+    )
+
+
+@pytest.fixture(scope="module")
+def example_installed() -> None:
+    """Install examples/zooft-plugin-example (editable, no dependencies) unless it already is."""
+    if _installed_from_this_checkout():
+        return
+    pip = subprocess.run([sys.executable, "-m", "pip", "--version"], capture_output=True, text=True)
+    if pip.returncode != 0:
+        pytest.skip(f"pip is not available in {sys.executable}: {pip.stderr.strip()[-300:]}")
+    base = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--disable-pip-version-check"]
+    # Reuse this environment's setuptools (no index needed); fall back to an isolated build
+    # when it lacks what the build backend needs (e.g. an old setuptools without `wheel`).
+    attempts = [[*base, "--no-build-isolation", "-e", str(EXAMPLE)], [*base, "-e", str(EXAMPLE)]]
+    errors = []
+    for cmd in attempts:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        if proc.returncode == 0:
+            break
+        errors.append(f"$ {' '.join(cmd)}\n{proc.stderr[-3000:]}")
+    else:
+        pytest.fail("could not install the example plugin:\n" + "\n".join(errors))
+    assert _installed_from_this_checkout(), "pip reported success but the example plugin is not importable"
+    # This interpreter now sees the new entry point but not the editable install's import hook
+    # (a .pth file, read at start-up); make the package importable here too, so that later
+    # tests in this session that autoload plugins do not record a spurious import error.
+    importlib.invalidate_caches()
+    if importlib.util.find_spec("zooft_plugin_example") is None:
+        sys.path.append(str(EXAMPLE))
+
+
+CLI_PROBE = """
+import contextlib, io, json, sys
+import zooft.cli
+out = {}
+for key, argv in (("models", ["list-models", "--json"]), ("plugins", ["plugins", "--json"]),
+                  ("info", ["info", "tinycnn:tiny32", "--json"])):
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        status = zooft.cli.run(argv)
+    out[key] = {"status": status, "output": buffer.getvalue()}
+out["heavy"] = sorted(m for m in ("tensorflow", "keras") if m in sys.modules)
+with open(sys.argv[1], "w") as f:
+    json.dump(out, f)
+"""
+
+
+def test_cli_lists_the_example_plugin_and_its_model(example_installed: None, tmp_path: Path) -> None:
+    report = tmp_path / "cli.json"
+    proc = _python(CLI_PROBE, str(report))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(report.read_text())
+    for key in ("models", "plugins", "info"):
+        assert result[key]["status"] == 0, (key, proc.stderr[-3000:])
+    assert result["heavy"] == [], "listing with the example plugin installed must not import TensorFlow"
+
+    models = {m["name"]: m for m in json.loads(result["models"]["output"])}
+    assert "tinycnn:tiny32" in models
+    assert len(models) >= 15, f"expected the packaged zoo plus the example, got {sorted(models)}"
+    tiny = models["tinycnn:tiny32"]
+    assert tiny["source"] == "tinycnn" and tiny["input_size"] == [32, 32] and tiny["license"] == "MIT"
+    assert tiny["tasks"] == ["classify", "detect"] and tiny["weights"]["kind"] == "none"
+    assert tiny["origin"].endswith("models.yaml")
+    assert json.loads(result["info"]["output"])["name"] == "tinycnn:tiny32"
+
+    plugins = {p["name"]: p for p in json.loads(result["plugins"]["output"])}
+    example = plugins["example"]
+    assert example["builtin"] is False  # third-party
+    assert example["distribution"] == DIST and example["version"] == "0.1.0"
+    assert example["module"] == "zooft_plugin_example.plugin"
+    assert example["errors"] == []
+    assert example["registered"]["backbones"] == ["tinycnn"]
+    assert len(example["registered"]["registry_files"]) == 1
+
+
+BUILD_PROBE = """
+import json, sys
+import numpy as np
+from zooft.plugins import get_host
+from zooft.registry import load_registry
+
+spec = load_registry().resolve("tinycnn:tiny32")
+source = get_host().backbone_source("tinycnn")
+result = {"plugin": source.plugin}
+for size in ((32, 32), (64, 48)):
+    backbone = source.factory(spec, input_size=size)
+    model = backbone.model
+    outputs = model(np.random.default_rng(0).uniform(0, 255, (2, *size, 3)).astype("float32"))
+    layers = [layer.name for layer in model.layers]
+    grouped = [name for group in backbone.layer_groups for name in group]
+    result[f"{size[0]}x{size[1]}"] = {
+        "input_size": list(backbone.input_size),
+        "input_name": model.inputs[0].name,
+        "input_shape": list(model.inputs[0].shape),
+        "shapes": {k: list(v.shape) for k, v in outputs.items()},
+        "finite": bool(all(np.isfinite(np.asarray(v)).all() for v in outputs.values())),
+        "groups_cover_layers_once": sorted(grouped) == sorted(layers) and len(grouped) == len(set(grouped)),
+        "groups_in_order": grouped == layers,
+        "n_groups": len(backbone.layer_groups),
+        "outputs": list(backbone.outputs),
+        "spec": backbone.spec.name,
+    }
+trainable = backbone.set_trainable(1)
+result["trainable_after_unfreezing_one_group"] = trainable
+adhoc = source.resolve("small")
+result["adhoc"] = list(source.factory(adhoc).model.output["pooled"].shape)
+print(json.dumps(result))
+"""
+
+
+def test_the_example_backbone_builds_through_the_host(example_installed: None) -> None:
+    proc = _python(BUILD_PROBE)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["plugin"] == "example"
+
+    small = result["32x32"]
+    assert small["spec"] == "tinycnn:tiny32"
+    assert small["input_size"] == [32, 32] and small["input_shape"] == [None, 32, 32, 3]
+    assert small["input_name"].startswith("image")
+    assert small["shapes"] == {
+        "pooled": [2, 64],
+        "stride8": [2, 4, 4, 32],
+        "stride16": [2, 2, 2, 64],
+        "stride32": [2, 1, 1, 64],
+    }
+    assert set(small["outputs"]) == {"pooled", "stride8", "stride16", "stride32"}
+    assert small["finite"] and small["groups_cover_layers_once"] and small["groups_in_order"]
+    assert small["n_groups"] >= 4
+
+    wide = result["64x48"]  # input_size overrides the spec's 32×32
+    assert wide["shapes"]["stride8"] == [2, 8, 6, 32]
+    assert wide["shapes"]["stride32"] == [2, 2, 2, 64]
+    # the last group (block4 conv + BN + pool) has one trainable weight: the conv kernel
+    assert result["trainable_after_unfreezing_one_group"] == 1
+    assert result["adhoc"] == [None, 128]
