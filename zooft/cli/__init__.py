@@ -35,7 +35,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         # duck typing so zooft never depends on click's classes.
         if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
             command = getattr(getattr(exc, "ctx", None), "command_path", "zooft")
-            print_error(exc.format_message(), f"see '{command} --help'")
+            print_error(exc.format_message() + _given_value(exc, args), f"see '{command} --help'")
             return int(exc.exit_code)
         if type(exc).__name__ == "Abort":
             print_error("aborted", None)
@@ -48,3 +48,14 @@ def run(argv: Sequence[str] | None = None) -> int:
         )
         return 1
     return result if isinstance(result, int) else 0
+
+
+def _given_value(exc: Exception, args: list[str]) -> str:
+    """`` (got 'abc')`` for a bad option value, found in argv by the option's names."""
+    for opt in getattr(getattr(exc, "param", None), "opts", None) or ():
+        for i, arg in enumerate(args):
+            if arg == opt and i + 1 < len(args):
+                return f" (got {args[i + 1]!r})"
+            if arg.startswith(opt + "="):
+                return f" (got {arg.split('=', 1)[1]!r})"
+    return ""
