@@ -94,8 +94,8 @@ def _new_figure(width: float, height: float) -> Any:
 
 
 def _save(figure: Any, path: Path) -> None:
-    figure.tight_layout()
-    _atomic_write(path, lambda tmp: figure.savefig(tmp, format="png"))
+    # bbox_inches="tight" fits labels without tight_layout's warnings on tiny (1-epoch) plots
+    _atomic_write(path, lambda tmp: figure.savefig(tmp, format="png", bbox_inches="tight"))
 
 
 def _curve_plots(history: dict[str, Any], plots: Path) -> list[Block]:

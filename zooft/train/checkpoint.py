@@ -19,6 +19,17 @@ def save_weights(model: Any, path: Path) -> None:
     atomic_write(path, lambda tmp: model.save_weights(tmp))
 
 
+def load_weights(model: Any, path: Path) -> None:
+    """Load model weights only. Keras's weight files also carry the optimizer's variables and
+    Keras warns when they do not fit the current optimizer; zooft restores optimizer state
+    itself (:func:`restore_optimizer`), so that warning is expected here and silenced."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+        model.load_weights(path)
+
+
 def save_optimizer(optimizer: Any, path: Path) -> None:
     """The optimizer's variables (iteration count, moments) as an ``.npz``."""
     import numpy as np

@@ -9,7 +9,7 @@ from ..cache import cache_root, is_offline
 from ..data.records import LabeledData
 from ..runs import Run, atomic_write
 from ..specs import ModelSpec
-from .checkpoint import CheckpointStore, restore_optimizer
+from .checkpoint import CheckpointStore, load_weights, restore_optimizer
 from .devices import choose_precision, choose_strategy, make_strategy, query_devices
 
 
@@ -102,13 +102,17 @@ class TrainingSession:
             f"{trainable} trainable backbone tensors, {len(self.model.trainable_weights)} in total"
         )
 
-    def _restore(self, phase_name: str) -> None:
-        """On resume: load the committed checkpoint (and its optimizer if it is this phase's)."""
+    def _restore_weights(self) -> None:
+        """On resume: load the committed checkpoint's weights, before any compile (an
+        uncompiled model takes them without the optimizer mismatch Keras warns about)."""
         stem = self.state.get("checkpoint")
-        if not stem:
-            return
-        self.model.load_weights(self.store.weights_path(stem))
-        if stem.startswith(f"{phase_name}-e"):
+        if stem:
+            load_weights(self.model, self.store.weights_path(stem))
+
+    def _restore_optimizer(self, phase_name: str) -> None:
+        """On resume within a phase: its optimizer state (moments, step of the schedule)."""
+        stem = self.state.get("checkpoint")
+        if stem and stem.startswith(f"{phase_name}-e"):
             restore_optimizer(self.model.optimizer, self.model.trainable_variables, self.store.optimizer_path(stem))
 
     def _phase_history(self, name: str) -> list[dict[str, Any]]:
@@ -142,6 +146,7 @@ class TrainingSession:
 
         steps = steps_for(self.n_train, self.config["batch_size"])
         patience = self.config["early_stopping"]
+        self._restore_weights()
         for phase in phases:
             done = self.state["epochs_done"].get(phase.name, 0)
             if done >= phase.epochs or phase.epochs == 0:
@@ -149,7 +154,7 @@ class TrainingSession:
             if self.state.get("stopped_early"):
                 break
             self._compile(phase, steps)
-            self._restore(phase.name)
+            self._restore_optimizer(phase.name)
             if done == 0:
                 self.state["stale"] = 0
             callbacks = [
@@ -176,11 +181,8 @@ class TrainingSession:
                 self.state["stopped_early"] = {"phase": phase.name, "epoch": self.state["epochs_done"][phase.name]}
                 self.console.print(f"early stopping in {phase.name} after epoch {self.state['stopped_early']['epoch']}")
                 break
-        if self.state.get("checkpoint") and not self.phase_seconds:
-            # everything had finished before the resume: load the last committed weights
-            self.model.load_weights(self.store.weights_path(self.state["checkpoint"]))
         if patience and self.store.best_path().is_file():
-            self.model.load_weights(self.store.best_path())
+            load_weights(self.model, self.store.best_path())
             best = self.state["best"]
             self.console.print(f"restored best weights: {best['phase']} epoch {best['epoch']} (val_loss {best['value']:.4f})")
 

@@ -1,0 +1,1 @@
+"""zooft's ONNX exporter: tf2onnx conversion, checked with onnxruntime."""
