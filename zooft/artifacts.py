@@ -87,6 +87,11 @@ class Artifact:
         return list(self.metadata.get("labels") or [])
 
     @property
+    def task(self) -> str:
+        """The task the model was trained for (from its metadata; ``classify`` if it has none)."""
+        return str(self.metadata.get("task") or "classify")
+
+    @property
     def input_size(self) -> tuple[int, int] | None:
         """``(height, width)`` the artifact takes."""
         size = self.metadata.get("input_size")

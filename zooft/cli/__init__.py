@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -19,6 +20,11 @@ def run(argv: Sequence[str] | None = None) -> int:
     from .console import print_error
 
     debug = os.environ.get("ZOOFT_DEBUG", "") not in ("", "0")
+    if not debug:
+        # TensorFlow's C++ INFO lines and Python retracing warnings drown zooft's own output;
+        # both are set before TensorFlow is imported (it is imported lazily by commands).
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        logging.getLogger("tensorflow").setLevel(logging.ERROR)
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         result = build_app()(args=args, prog_name="zooft", standalone_mode=False)

@@ -36,12 +36,7 @@ class TrainingSession:
         keras.mixed_precision.set_global_policy(self.precision)
         keras.utils.set_random_seed(config["seed"])
         self.strategy = make_strategy(self.strategy_name)
-        self.image_size = tuple(config["image_size"] or spec.input_size or ())
-        if len(self.image_size) != 2:
-            from ..errors import ConfigError
-
-            raise ConfigError(f"model {spec.name} has no native input size", hint="pass --image-size N or HxW")
-        config["image_size"] = list(self.image_size)
+        self.image_size = tuple(config["image_size"])
         self.task = host.task(config["task"]).factory()
         with self.strategy.scope():
             self.backbone = host.backbone_source(spec.source).factory(

@@ -88,6 +88,11 @@ def resolve_tune_config(options: dict[str, Any]) -> tuple[ResolvedConfig, ModelS
         raise ConfigError("no training data given", hint="pass --data PATH (a folder of class sub-folders or a CSV)")
     spec = resolve_model(str(backbone), registry_files)
     config = resolve(flags=options, file_values=file_values, file_name=str(config_file), entry_defaults=spec.defaults)
+    if config.values["image_size"] is None and spec.input_size:
+        config.values["image_size"] = list(spec.input_size)
+        config.sources["image_size"] = "registry entry"
+    if config.values["image_size"] is None and spec.modality == "image":
+        raise ConfigError(f"model {spec.name} has no native input size", hint="pass --image-size N or HxW")
     return config, spec, None
 
 

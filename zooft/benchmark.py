@@ -1,0 +1,73 @@
+"""``zooft bench``: time every exported artifact of a run next to the Keras model."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import RunError
+from .runs import Run
+
+
+def _keras_timing(run: Run, batch: int, runs: int, warmup: int = 5) -> dict[str, Any]:
+    """Batch latency of the trained Keras model called as a compiled tf.function (how a Python
+    server would serve it), on random images of the run's input size."""
+    import tensorflow as tf
+
+    model = run.load_model()
+    size = run.input_size or (224, 224)
+    x = tf.constant(np.random.default_rng(0).integers(0, 256, (batch, *size, 3)).astype(np.float32))
+    serve = tf.function(lambda images: model(images, training=False))
+    for _ in range(warmup):
+        serve(x)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        out = serve(x)
+        np.asarray(out if not isinstance(out, dict) else next(iter(out.values())))
+        times.append(time.perf_counter() - start)
+    latency = np.asarray(times) * 1000.0
+    return {
+        "name": "keras",
+        "format": "keras",
+        "runtime": f"tensorflow {tf.__version__}",
+        "size_bytes": (run.path / "model.keras").stat().st_size,
+        "latency_ms_p50": float(np.median(latency)),
+        "latency_ms_p90": float(np.percentile(latency, 90)),
+        "throughput": float(batch / np.mean(times)),
+    }
+
+
+def bench_run(run_dir: str | os.PathLike[str], *, runs: int = 50, batch: int = 1) -> dict[str, Any]:
+    """Benchmark the Keras model and each passing export; write ``bench.json`` into the run."""
+    from .artifacts import load_artifact
+
+    run = Run.open(run_dir)
+    exports = sorted(
+        p for p in run.exports_dir().glob("*") if p.is_dir() and not p.name.startswith(".") and not p.name.endswith(".failed")
+    ) if run.exports_dir().is_dir() else []
+    if not exports:
+        raise RunError(f"run {run.path} has no exports to benchmark", hint=f"first run 'zooft export {run_dir} --format tflite'")
+    rows = [_keras_timing(run, batch, runs)]
+    for directory in exports:
+        artifact = load_artifact(directory)
+        timing = artifact.benchmark(batch=batch, runs=runs)
+        rows.append({
+            "name": directory.name,
+            "format": timing["format"],
+            "runtime": timing["runtime"],
+            "size_bytes": timing["size_bytes"],
+            "latency_ms_p50": timing["latency_ms"]["p50"],
+            "latency_ms_p90": timing["latency_ms"]["p90"],
+            "throughput": timing["throughput_per_s"],
+        })
+    keras_p50 = rows[0]["latency_ms_p50"]
+    for row in rows:
+        row["speedup_vs_keras"] = keras_p50 / row["latency_ms_p50"] if row["latency_ms_p50"] else float("nan")
+    result = {"batch": batch, "runs": runs, "rows": rows, "path": str(run.path / "bench.json")}
+    run.write_json("bench.json", result)
+    return result
