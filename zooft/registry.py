@@ -346,3 +346,23 @@ def load_registry(user_files: Iterable[str | os.PathLike[str]] = (), *, host: An
     for path in user_registry_files(user_files):
         registry.add_file(path)
     return registry
+
+
+def resolve_model(name: str, registry_files: Iterable[str | os.PathLike[str]] = (), *, host: Any = None) -> ModelSpec:
+    """A registry entry by name or alias, else an ad-hoc ``source:locator`` that its source
+    plugin's ``resolve`` understands (``keras:ResNet101``, ``hub:https://…``)."""
+    if host is None:
+        from .plugins import get_host
+
+        host = get_host()
+    registry = load_registry(registry_files, host=host)
+    try:
+        return registry.resolve(name)
+    except UnknownModelError:
+        source_name, _, rest = name.partition(":")
+        if rest and source_name in host.items["backbones"]:
+            resolver = host.backbone_source(source_name).resolve
+            spec = resolver(rest) if resolver else None
+            if spec is not None:
+                return spec
+        raise

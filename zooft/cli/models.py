@@ -44,7 +44,7 @@ def info(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show one model's registry entry."""
-    spec = state.registry().resolve(model)
+    spec = state.resolve_model(model)
     if as_json:
         print_json(spec.to_dict())
         return
@@ -63,7 +63,7 @@ def pull(
     from ..cache import cache_root
     from ..plugins import get_host
 
-    spec = state.registry().resolve(model)
+    spec = state.resolve_model(model)
     source = get_host().backbone_source(spec.source)
     if source.fetch is None:
         err.print(f"{spec.name}: source {spec.source!r} needs no download")

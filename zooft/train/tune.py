@@ -7,6 +7,7 @@ from the start (config, labels, data index) so that an interrupted run can be re
 from __future__ import annotations
 
 import math
+import shutil
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -17,6 +18,7 @@ from .. import __version__
 from ..config import ResolvedConfig, read_config_file, resolve
 from ..errors import ConfigError, RunError
 from ..runs import Run, data_to_json, read_json
+from ..registry import resolve_model
 from ..specs import ModelSpec
 
 RESUME_OVERRIDABLE = {"epochs", "fine_tune_epochs", "early_stopping", "export"}
@@ -30,26 +32,6 @@ class Phase:
     epochs: int
     unfreeze: int | str
     lr: float
-
-
-def resolve_model(name: str, registry_files: list[str]) -> ModelSpec:
-    """A registry entry, or an ad-hoc ``source:locator`` its source plugin understands."""
-    from ..errors import UnknownModelError
-    from ..plugins import get_host
-    from ..registry import load_registry
-
-    registry = load_registry(registry_files)
-    try:
-        return registry.resolve(name)
-    except UnknownModelError:
-        source_name, _, rest = name.partition(":")
-        host = get_host()
-        if rest and source_name in host.items["backbones"]:
-            resolver = host.backbone_source(source_name).resolve
-            spec = resolver(rest) if resolver else None
-            if spec is not None:
-                return spec
-        raise
 
 
 def resolve_tune_config(options: dict[str, Any]) -> tuple[ResolvedConfig, ModelSpec, Path | None]:
@@ -143,9 +125,10 @@ def tune(options: dict[str, Any]) -> Run:
     started = time.perf_counter()
     resolved, spec, resume_dir = resolve_tune_config(options)
     config = resolved.values
+    check_exports(config["export"])
     if resume_dir is None:
+        data = load_training_data(config)  # before the run directory: a bad data set leaves nothing behind
         run_dir = prepare_run_dir(resolved, spec)
-        data = load_training_data(config)
         Run(run_dir).write_json("data.json", data_to_json(data))
         Run(run_dir).write_json("labels.json", {"classes": data.classes})
     else:
@@ -160,8 +143,15 @@ def tune(options: dict[str, Any]) -> Run:
     )
     from .session import TrainingSession
 
-    session = TrainingSession(run, config, spec, data, console=err)
-    session.train(phases_of(config))
+    try:
+        session = TrainingSession(run, config, spec, data, console=err)
+        session.train(phases_of(config))
+    except BaseException:
+        # A run that failed before committing its first epoch holds nothing worth resuming:
+        # remove the directory this call created, so the same command can simply be re-run.
+        if resume_dir is None and not (run_dir / "state.json").exists():
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
     session.finish(total_seconds=time.perf_counter() - started)
     exports = []
     if config["export"]:
@@ -173,6 +163,23 @@ def tune(options: dict[str, Any]) -> Run:
             err.print(f"exported {fmt}{':' + quant if quant else ''}: {exports[-1]['artifact']}")
         session.write_report(exports=exports)
     return Run.open(run_dir)
+
+
+def check_exports(items: list[str]) -> None:
+    """Fail before training, not after it, on an unknown ``--export`` format or quantization."""
+    from ..plugins import get_host
+
+    host = get_host()
+    for item in items:
+        fmt, _, quant = item.partition(":")
+        info = host.exporter(fmt)
+        allowed = info.options.get("quantize")
+        if quant and allowed is not None and quant not in allowed:
+            raise ConfigError(
+                f"invalid quantization {quant!r} in --export {item}", hint=f"{fmt} accepts: {', '.join(allowed)}"
+            )
+        if quant and "quantize" not in info.options:
+            raise ConfigError(f"--export {item}: {fmt} takes no quantization", hint=f"use --export {fmt}")
 
 
 def steps_for(n: int, batch_size: int) -> int:
