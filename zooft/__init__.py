@@ -60,6 +60,7 @@ __all__ = [
     "export",
     "hookimpl",
     "list_models",
+    "load_artifact",
     "load_run",
     "tune",
 ]
@@ -85,10 +86,20 @@ def tune(**options: Any) -> Any:
 
 
 def export(run: Any, format: str, **options: Any) -> Any:  # noqa: A002 - mirrors the CLI flag
-    """Export a finished run (a path or :class:`zooft.runs.Run`) to ``format``; returns the parity report."""
+    """Export a finished run (a path or :class:`zooft.runs.Run`) to ``format``.
+
+    Returns ``{format, name, path, artifact, size_bytes, options, parity}``; a failed parity
+    check raises :class:`ParityError`."""
     from .exports import export_run
 
     return export_run(run, format, options)
+
+
+def load_artifact(path: Any) -> Any:
+    """Open an exported artifact (.tflite, .onnx, SavedModel dir) in its own runtime."""
+    from .artifacts import load_artifact as _load
+
+    return _load(path)
 
 
 def load_run(path: Any) -> Any:

@@ -149,12 +149,17 @@ class ClassifyTask:
         second pass over the dataset) so that a shuffling or augmenting dataset cannot pair
         predictions with the wrong labels. See :func:`.metrics.classification_metrics`.
         """
+        import tensorflow as tf
+
         _check_classes(classes)
+        # A traced plain call, not predict_on_batch: under MirroredStrategy Keras 3.15's
+        # predict_on_batch returns one row per replica and example (12 rows for 6 images).
+        serve = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
         probabilities: list[np.ndarray] = []
         targets: list[np.ndarray] = []
         for batch in dataset:
             inputs, batch_targets = batch[0], batch[1]  # a third element (sample weights) is ignored
-            probabilities.append(np.asarray(model.predict_on_batch(inputs), dtype=np.float32))
+            probabilities.append(np.asarray(serve(inputs), dtype=np.float32))
             targets.append(np.asarray(batch_targets))
         if not probabilities:
             raise DataError("cannot evaluate on an empty dataset", hint="check the validation/test split")

@@ -82,7 +82,11 @@ def make_strategy(name: str) -> Any:
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
+        # all GPUs; without GPUs, every logical CPU device (which is how the mirrored code
+        # path is exercised on CPU-only machines: split the CPU into logical devices)
+        gpus = tf.config.list_logical_devices("GPU")
+        devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
+        return tf.distribute.MirroredStrategy(devices=devices)
     if name == "tpu":
         try:
             resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
