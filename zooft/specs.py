@@ -69,6 +69,31 @@ class ModelSpec:
         """The part after ``source:``."""
         return self.name.split(":", 1)[1]
 
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> ModelSpec:
+        """The inverse of :meth:`to_dict` (used to reopen a run with the spec it started with)."""
+        weights = doc.get("weights") or {"kind": "none"}
+        size = doc.get("input_size")
+        return cls(
+            name=doc["name"],
+            source=doc["source"],
+            locator=doc["locator"],
+            weights=WeightsSpec(weights["kind"], weights.get("location"), weights.get("sha256")),
+            modality=doc.get("modality", "image"),
+            input_size=(int(size[0]), int(size[1])) if size else None,
+            preprocessing=dict(doc.get("preprocessing") or {}),
+            options=dict(doc.get("options") or {}),
+            feature_layers=dict(doc.get("feature_layers") or {}),
+            tasks=tuple(doc.get("tasks") or ()),
+            license=doc.get("license"),
+            params=doc.get("params"),
+            tags=tuple(doc.get("tags") or ()),
+            description=doc.get("description", ""),
+            aliases=tuple(doc.get("aliases") or ()),
+            defaults=dict(doc.get("defaults") or {}),
+            origin=doc.get("origin", ""),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view, as printed by ``zooft info --json``."""
         return {

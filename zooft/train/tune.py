@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..config import ResolvedConfig, read_config_file, resolve
+from ..config import ResolvedConfig, parse_value, read_config_file, resolve
 from ..errors import ConfigError, RunError
 from ..runs import Run, data_to_json, read_json
 from ..registry import resolve_model
@@ -56,10 +56,13 @@ def resolve_tune_config(options: dict[str, Any]) -> tuple[ResolvedConfig, ModelS
         values = dict(saved["values"])
         sources = dict(saved["sources"])
         for key in given:
-            values[key] = options[key]
+            values[key] = parse_value(key, options[key], "command line (resume)")
             sources[key] = "command line (resume)"
         config = ResolvedConfig(values, sources)
-        spec = resolve_model(values["backbone"], registry_files)
+        # the spec as it was when the run started: a registry edited since must not change it
+        spec = ModelSpec.from_dict(saved["backbone_spec"]) if "backbone_spec" in saved else resolve_model(
+            values["backbone"], registry_files
+        )
         return config, spec, run_dir
     file_values = read_config_file(config_file) if config_file else {}
     backbone = options.get("backbone") or file_values.get("backbone")
@@ -75,7 +78,25 @@ def resolve_tune_config(options: dict[str, Any]) -> tuple[ResolvedConfig, ModelS
         config.sources["image_size"] = "registry entry"
     if config.values["image_size"] is None and spec.modality == "image":
         raise ConfigError(f"model {spec.name} has no native input size", hint="pass --image-size N or HxW")
+    check_task(spec, config.values["task"])
     return config, spec, None
+
+
+def check_task(spec: ModelSpec, task: str) -> None:
+    """Fail early when the task does not exist or cannot use this model."""
+    from ..plugins import get_host
+
+    info = get_host().task(task)
+    if spec.modality not in info.modalities:
+        raise ConfigError(
+            f"task {task!r} takes {'/'.join(info.modalities)} models, but {spec.name} is a {spec.modality} model",
+            hint=f"choose a model with 'zooft list-models --task {task}'",
+        )
+    if spec.tasks and task not in spec.tasks:
+        raise ConfigError(
+            f"model {spec.name} is not usable for task {task!r} (it supports: {', '.join(spec.tasks)})",
+            hint=f"choose a model with 'zooft list-models --task {task}'",
+        )
 
 
 def prepare_run_dir(config: ResolvedConfig, spec: ModelSpec) -> Path:
