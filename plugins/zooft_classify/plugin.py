@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from typing import Any
+
 import zooft
 
-from .task import ClassifyTask
+
+def _make_task() -> Any:
+    # imported on use: the task module needs numpy, which 'zooft list-models' should not load
+    from .task import ClassifyTask
+
+    return ClassifyTask()
 
 
 @zooft.hookimpl
@@ -15,7 +22,7 @@ def zooft_register_tasks(register: Callable[[zooft.TaskInfo], None]) -> None:
     register(
         zooft.TaskInfo(
             name="classify",
-            factory=ClassifyTask,
+            factory=_make_task,
             modalities=("image",),
             requires="pooled",
             description="Single-label image classification: softmax head on pooled features,"

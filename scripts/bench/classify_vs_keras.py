@@ -40,9 +40,10 @@ def _timed(argv: list[str]) -> tuple[float, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--fine-tune-epochs", type=int, default=3)
+    parser.add_argument("--fine-tune-epochs", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--fine-tune-lr", type=float, default=1e-3)
     parser.add_argument("--no-write", action="store_true", help="do not append to BENCHMARKS.md")
     args = parser.parse_args()
 
@@ -52,7 +53,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="zooft-bench-"))
     counts = write_digits(work / "digits", size=32)
     common = ["--epochs", str(args.epochs), "--fine-tune-epochs", str(args.fine_tune_epochs),
-              "--batch-size", str(args.batch_size), "--lr", str(args.lr)]
+              "--batch-size", str(args.batch_size), "--lr", str(args.lr), "--fine-tune-lr", str(args.fine_tune_lr)]
     zooft_cmd = [sys.executable, "-m", "zooft", "tune", "--backbone", "embedded", "--data", str(work / "digits"),
                  "--augment", "none", "--output", str(work / "run"), *common]
     keras_cmd = [sys.executable, str(HERE / "keras_recipe.py"), str(work / "digits"), "--weights", str(weights), *common]
@@ -79,7 +80,7 @@ def main() -> None:
 Data: scikit-learn digits as 32 px PNG folders ({counts['train']} train / {counts['val']} val / \
 {counts['test']} test), resized to 96 px. Backbone: the embedded MobileNetV2 α=0.35. \
 {args.epochs} head epochs + {args.fine_tune_epochs} fine-tuning epochs, batch {args.batch_size}, \
-lr {args.lr:g}, no augmentation; each a fresh process.
+lr {args.lr:g} then {args.fine_tune_lr:g}, no augmentation; each a fresh process.
 
 | run | test accuracy | wall time (s) |
 |---|---|---|
@@ -89,7 +90,7 @@ Ratios: time zooft / Keras = **{zooft_seconds / keras_seconds:.2f}**, \
 accuracy zooft − Keras = **{zooft_acc - keras_acc:+.4f}**.
 
 Command: `.venv/bin/python scripts/bench/classify_vs_keras.py --epochs {args.epochs} \
---fine-tune-epochs {args.fine_tune_epochs}`
+--fine-tune-epochs {args.fine_tune_epochs} --fine-tune-lr {args.fine_tune_lr:g}`
 """
     print(section)
     if not args.no_write:

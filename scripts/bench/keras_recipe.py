@@ -24,6 +24,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--fine-tune-epochs", type=int, default=2)
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--fine-tune-lr", type=float, default=None, help="default: lr / 10, as in the guide")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
@@ -59,7 +60,8 @@ def main() -> None:
     model.fit(train_ds, epochs=args.epochs, validation_data=val_ds, verbose=0)
     if args.fine_tune_epochs:
         base.trainable = True
-        model.compile(keras.optimizers.Adam(args.lr / 10), "categorical_crossentropy", metrics=["accuracy"])
+        fine_tune_lr = args.fine_tune_lr or args.lr / 10
+        model.compile(keras.optimizers.Adam(fine_tune_lr), "categorical_crossentropy", metrics=["accuracy"])
         model.fit(
             train_ds, epochs=args.epochs + args.fine_tune_epochs, initial_epoch=args.epochs,
             validation_data=val_ds, verbose=0,
