@@ -13,19 +13,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE))
 
 from datasets import write_digits  # noqa: E402
+from results import append_section, machine_line  # noqa: E402
 
 
 def _timed(argv: list[str]) -> tuple[float, str]:
@@ -74,8 +72,7 @@ def main() -> None:
     section = f"""
 ## Image classification: zooft tune vs the Keras transfer-learning recipe
 
-{datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} · {platform.processor() or platform.machine()}, \
-2 cores · Python {platform.python_version()} · TensorFlow {tf.__version__} · Keras {keras.__version__}
+{machine_line()} · TensorFlow {tf.__version__} · Keras {keras.__version__}
 
 Data: scikit-learn digits as 32 px PNG folders ({counts['train']} train / {counts['val']} val / \
 {counts['test']} test), resized to 96 px. Backbone: the embedded MobileNetV2 α=0.35. \
@@ -94,11 +91,7 @@ Command: `.venv/bin/python scripts/bench/classify_vs_keras.py --epochs {args.epo
 """
     print(section)
     if not args.no_write:
-        path = ROOT / "BENCHMARKS.md"
-        if not path.exists():
-            path.write_text("# Benchmarks\n\nEach section is one run of a script in scripts/bench/, ratios measured side by side.\n")
-        with path.open("a") as handle:
-            handle.write(section)
+        append_section(section)
 
 
 if __name__ == "__main__":

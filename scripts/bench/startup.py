@@ -7,15 +7,16 @@ ratios are printed and appended to BENCHMARKS.md (unless --no-write).
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from results import append_section, machine_line  # noqa: E402
+
 COMMANDS = {
     "zooft list-models": [sys.executable, "-m", "zooft", "list-models"],
     "zooft --help": [sys.executable, "-m", "zooft", "--help"],
@@ -40,7 +41,7 @@ def main() -> None:
     section = f"""
 ## CLI start-up vs importing TensorFlow
 
-{datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} · {platform.machine()}, 2 cores · Python {platform.python_version()} · median of {args.runs} fresh processes each, interleaved
+{machine_line()} · median of {args.runs} fresh processes each, interleaved
 
 | command | median wall time (s) | ratio to `import tensorflow` |
 |---|---|---|
@@ -50,11 +51,7 @@ Command: `.venv/bin/python scripts/bench/startup.py --runs {args.runs}`
 """
     print(section)
     if not args.no_write:
-        path = ROOT / "BENCHMARKS.md"
-        if not path.exists():
-            path.write_text("# Benchmarks\n\nEach section is one run of a script in scripts/bench/, ratios measured side by side.\n")
-        with path.open("a") as handle:
-            handle.write(section)
+        append_section(section)
 
 
 if __name__ == "__main__":
