@@ -40,8 +40,8 @@ def demo_data(
 
 def demo(
     output: Annotated[Path, typer.Option(help="Folder for the demo data and run.")] = Path("zooft-demo"),
-    epochs: Annotated[int, typer.Option(min=1, help="Head-phase epochs.")] = 3,
-    fine_tune_epochs: Annotated[int, typer.Option(min=0, help="Fine-tuning epochs.")] = 2,
+    epochs: Annotated[int, typer.Option(min=1, help="Head-phase epochs.")] = 4,
+    fine_tune_epochs: Annotated[int, typer.Option(min=0, help="Fine-tuning epochs.")] = 6,
 ) -> None:
     """Offline demo: generate data, fine-tune the embedded model, evaluate, export (SavedModel, TFLite)."""
     from ..demo.synthetic import write_classify_demo
@@ -51,7 +51,7 @@ def demo(
     data_dir = output / "data"
     if not data_dir.exists():
         err.print(f"[bold]1/4[/] writing demo data to {data_dir}")
-        write_classify_demo(data_dir, images_per_class=60, size=96, seed=0, splits=True)
+        write_classify_demo(data_dir, images_per_class=150, size=96, seed=0, splits=True)
     else:
         err.print(f"[bold]1/4[/] reusing demo data in {data_dir}")
     run_dir = output / "run"
