@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from .errors import RunError
-from .runs import Run
+from .runs import Run, refresh_report
 
 
 def _keras_timing(run: Run, batch: int, runs: int, warmup: int = 5) -> dict[str, Any]:
@@ -70,4 +70,5 @@ def bench_run(run_dir: str | os.PathLike[str], *, runs: int = 50, batch: int = 1
         row["speedup_vs_keras"] = keras_p50 / row["latency_ms_p50"] if row["latency_ms_p50"] else float("nan")
     result = {"batch": batch, "runs": runs, "rows": rows, "path": str(run.path / "bench.json")}
     run.write_json("bench.json", result)
+    refresh_report(run)
     return result

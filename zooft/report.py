@@ -244,6 +244,17 @@ def _export_blocks(exports: list[dict[str, Any]]) -> list[Block]:
     return [("table", (["format", "options", "size", "parity", "max abs diff", "top-1 agreement", "path"], rows))]
 
 
+def _bench_blocks(bench: dict[str, Any]) -> list[Block]:
+    rows = [
+        [r["name"], _size(r.get("size_bytes")), r.get("latency_ms_p50"), r.get("latency_ms_p90"),
+         r.get("throughput"), r.get("speedup_vs_keras")]
+        for r in bench["rows"]
+    ]
+    text = f"Batch {bench.get('batch', 1)}, {bench.get('runs', '?')} timed runs each, on this machine."
+    header = ["artifact", "size", "p50 ms", "p90 ms", "images/s", "speed-up vs Keras"]
+    return [("text", text), ("table", (header, rows))]
+
+
 # -- rendering ---------------------------------------------------------------------------------
 def _md_cell(value: Any) -> str:
     return _fmt(value).replace("|", "\\|").replace("\n", " ")
@@ -304,6 +315,7 @@ def write_report(
     data_summary: dict[str, Any],
     timing: dict[str, Any],
     exports: list[dict[str, Any]] | None = None,
+    bench: dict[str, Any] | None = None,
 ) -> Path:
     """Write ``report.md`` and ``report.html`` (plots in ``plots/``) into ``run_dir``; return the HTML path.
 
@@ -318,7 +330,8 @@ def write_report(
     ``timing`` holds ``total_seconds``, ``phases`` (``{name: seconds}``) and
     ``images_per_second``. ``exports`` entries carry ``format``, ``size_bytes``, ``path`` and
     the parity fields (``passed``, ``max_abs``, ``top1_agreement``), flat or as in
-    :meth:`zooft.ParityReport.to_dict`. Without matplotlib the report is written without
+    :meth:`zooft.ParityReport.to_dict`. ``bench`` is what ``zooft bench`` measured
+    (``{"batch", "rows": [{"name", "size_bytes", "latency_ms_p50", ...}]}``). Without matplotlib the report is written without
     plots and says how to get them.
     """
     run_dir = Path(run_dir)
@@ -353,6 +366,8 @@ def write_report(
     blocks += [("h2", "Time and throughput"), *_timing_blocks(timing)]
     if exports:
         blocks += [("h2", "Exports"), *_export_blocks(exports)]
+    if bench and bench.get("rows"):
+        blocks += [("h2", "Exported-model benchmark"), *_bench_blocks(bench)]
     blocks += [("h2", "Configuration"), ("kv", _flatten(config))]
 
     title = f"zooft run report: {run_dir.resolve().name}"

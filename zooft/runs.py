@@ -208,3 +208,31 @@ class Run:
         from .plugins import get_host
 
         return get_host().task(self.task).factory()
+
+
+def refresh_report(run: Run) -> None:
+    """Rewrite the run's report from its files, with every passing export and the benchmark.
+
+    Called after ``zooft export`` and ``zooft bench`` so the report always shows them."""
+    from .report import write_report
+
+    exports = []
+    if run.exports_dir().is_dir():
+        for parity in sorted(run.exports_dir().glob("*/parity.json")):
+            if parity.parent.name.startswith(".") or parity.parent.name.endswith(".failed"):
+                continue
+            report = read_json(parity)
+            size = sum(p.stat().st_size for p in parity.parent.rglob("*") if p.is_file())
+            exports.append({"format": parity.parent.name, "path": str(parity.parent), "size_bytes": size, "parity": report})
+    data = run.data()
+    optional = {name: run.read_json(name) if run.file(name).is_file() else {} for name in ("timing.json", "bench.json")}
+    write_report(
+        run.path,
+        config=run.config,
+        history=run.read_json("history.json"),
+        metrics=run.read_json("metrics.json"),
+        data_summary={"format": data.format, "root": data.root, "counts": data.counts(), "skipped": data.skipped},
+        timing=optional["timing.json"],
+        exports=exports or None,
+        bench=optional["bench.json"] or None,
+    )

@@ -46,6 +46,7 @@ def demo(
     """Offline demo: generate data, fine-tune the embedded model, evaluate, export (SavedModel, TFLite)."""
     from ..demo.synthetic import write_classify_demo
     from ..exports import export_run
+    from ..runs import refresh_report
     from ..train.tune import tune
 
     data_dir = output / "data"
@@ -74,6 +75,7 @@ def demo(
     err.print(f"[bold]3/4[/] test accuracy {metrics['accuracy']:.3f} on {metrics['samples']} held-out images")
     err.print("[bold]4/4[/] exporting SavedModel and TFLite (parity-checked)")
     results = [export_run(run, "savedmodel", {}), export_run(run, "tflite", {"quantize": "float16"})]
+    refresh_report(run)
     for r in results:
         out.print(f"exported {r['format']}: {r['artifact']} ({r['size_bytes'] / 1e6:.1f} MB), parity passed")
     out.print(f"run directory: {run.path}  (report: {run.path / 'report.md'})")

@@ -116,7 +116,7 @@ def export(
 ) -> None:
     """Export a finished run, reloaded in the target runtime and checked against the Keras model."""
     from ..exports import export_run
-    from ..runs import Run
+    from ..runs import Run, refresh_report
 
     run = Run.open(run_dir)
     results = []
@@ -135,6 +135,7 @@ def export(
             parity = result["parity"]
             status = "passed" if parity["passed"] and parity.get("verified", True) else "NOT VERIFIED"
             out.print(f"{fmt}: {result['artifact']} ({result['size_bytes'] / 1e6:.2f} MB), parity {status}")
+    refresh_report(run)
     if as_json:
         print_json(results if len(results) > 1 else results[0])
 
