@@ -85,6 +85,20 @@ def test_savedmodel_export_is_parity_checked(run_dir: Path, capsys: pytest.Captu
     assert (run_dir / "exports" / "savedmodel" / "parity.json").is_file()
 
 
+def test_predict_on_an_exported_artifact_matches_the_run(
+    run_dir: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _json(capsys, ["export", str(run_dir), "--format", "tflite", "--json"])
+    files = [str(f) for f in sorted((data_dir / "test").rglob("*.png"))[:3]]
+    from_run = _json(capsys, ["predict", str(run_dir), *files, "--json"])
+    artifact = run_dir / "exports" / "tflite" / "model.tflite"
+    from_artifact = _json(capsys, ["predict", str(artifact), *files, "--json"])
+    assert isinstance(from_run, list) and isinstance(from_artifact, list)
+    assert [r["label"] for r in from_artifact] == [r["label"] for r in from_run]
+    for a, b in zip(from_artifact, from_run):
+        assert a["probability"] == pytest.approx(b["probability"], abs=1e-4)
+
+
 def test_flags_beat_the_config_file(data_dir: Path, tmp_path: Path) -> None:
     config = tmp_path / "tune.yaml"
     config.write_text("epochs: 3\nfine-tune-epochs: 0\nlr: 0.002\n")

@@ -173,8 +173,9 @@ def test_no_tensorflow_imported() -> None:
     # A fresh interpreter, because in this one pytest may already have collected an integration
     # module that imports TensorFlow; running every function here must not import it either.
     code = (
-        "import sys, numpy as np, zooft, zooft_classify.plugin as p, zooft_classify.metrics as m;"
-        "t = p.ClassifyTask(); t.postprocess(np.eye(3), ['a', 'b', 'c'], 2);"
+        "import sys, numpy as np, zooft, zooft_classify.plugin, zooft_classify.metrics as m;"
+        "import zooft_classify.task as tk;"
+        "t = tk.ClassifyTask(); t.postprocess(np.eye(3), ['a', 'b', 'c'], 2);"
         "t.class_weights(zooft.LabeledData(['a', 'b'], {'train': [zooft.Example('x', 0), zooft.Example('y', 1)]}),"
         " 'balanced');"
         "m.classification_metrics([0, 1], [[0.9, 0.1], [0.2, 0.8]], ['a', 'b']);"
