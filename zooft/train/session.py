@@ -7,7 +7,7 @@ from typing import Any
 
 from ..cache import cache_root, is_offline
 from ..data.records import LabeledData
-from ..runs import Run, atomic_write
+from ..runs import Run, atomic_write, refresh_report
 from ..specs import ModelSpec
 from .checkpoint import CheckpointStore, load_weights, restore_optimizer
 from .devices import choose_precision, choose_strategy, make_strategy, query_devices
@@ -32,8 +32,7 @@ class TrainingSession:
         devices = query_devices()
         self.precision = choose_precision(config["precision"], devices)
         self.strategy_name = choose_strategy(config["strategy"], devices)
-        self._previous_policy = keras.mixed_precision.global_policy().name
-        keras.mixed_precision.set_global_policy(self.precision)
+        keras.mixed_precision.set_global_policy(self.precision)  # tune() restores the previous one
         keras.utils.set_random_seed(config["seed"])
         self.strategy = make_strategy(self.strategy_name)
         self.image_size = tuple(config["image_size"])
@@ -198,44 +197,24 @@ class TrainingSession:
         atomic_write(self.run.path / "model.keras", self.model.save)
 
     def finish(self, *, total_seconds: float) -> None:
-        """Evaluate, save the model, history and report; restore the global precision policy."""
-        import keras
-
-        try:
-            self.metrics = self.evaluate()
-            self.save_model()
-            self.run.write_json("history.json", self.state["history"])
-            epochs = [e for p in self.state["history"]["phases"] for e in p["epochs"]]
-            images = sum(e.get("images_per_second", 0) * e.get("seconds", 0) for e in epochs)
-            train_seconds = sum(e.get("seconds", 0) for e in epochs)
-            self.timing = {
-                "total_seconds": round(total_seconds, 1),
-                "phases": {p["name"]: round(sum(e.get("seconds", 0) for e in p["epochs"]), 1) for p in self.state["history"]["phases"]},
-                "images_per_second": round(images / train_seconds, 1) if train_seconds else None,
-                "precision": self.precision,
-                "strategy": self.strategy_name,
-            }
-            self.run.write_json("timing.json", self.timing)
-            self.write_report()
-            acc = self.metrics.get("accuracy")
-            self.console.print(
-                f"done in {total_seconds:.0f}s: {self.metrics.get('split')} accuracy "
-                f"{acc:.4f}" if acc is not None else f"done in {total_seconds:.0f}s"
-            )
-        finally:
-            keras.mixed_precision.set_global_policy(self._previous_policy)
-
-    def write_report(self, exports: list[dict[str, Any]] | None = None) -> None:
-        """(Re)write ``report.md`` / ``report.html``."""
-        from ..report import write_report
-
-        counts = self.data.counts()
-        write_report(
-            self.run.path,
-            config=self.config,
-            history=self.state["history"],
-            metrics=self.metrics,
-            data_summary={"format": self.data.format, "root": self.data.root, "counts": counts, "skipped": self.data.skipped},
-            timing=self.timing,
-            exports=exports,
+        """Evaluate, save the model, history, timing and report."""
+        self.metrics = self.evaluate()
+        self.save_model()
+        self.run.write_json("history.json", self.state["history"])
+        epochs = [e for p in self.state["history"]["phases"] for e in p["epochs"]]
+        images = sum(e.get("images_per_second", 0) * e.get("seconds", 0) for e in epochs)
+        train_seconds = sum(e.get("seconds", 0) for e in epochs)
+        self.timing = {
+            "total_seconds": round(total_seconds, 1),
+            "phases": {p["name"]: round(sum(e.get("seconds", 0) for e in p["epochs"]), 1) for p in self.state["history"]["phases"]},
+            "images_per_second": round(images / train_seconds, 1) if train_seconds else None,
+            "precision": self.precision,
+            "strategy": self.strategy_name,
+        }
+        self.run.write_json("timing.json", self.timing)
+        refresh_report(self.run)
+        acc = self.metrics.get("accuracy")
+        self.console.print(
+            f"done in {total_seconds:.0f}s: {self.metrics.get('split')} accuracy "
+            f"{acc:.4f}" if acc is not None else f"done in {total_seconds:.0f}s"
         )

@@ -162,27 +162,32 @@ def tune(options: dict[str, Any]) -> Run:
         {**resolved.to_json(), "backbone_spec": spec.to_dict(), "zooft_version": __version__,
          "created": datetime.now(timezone.utc).isoformat(timespec="seconds")},
     )
+    import keras
+
     from .session import TrainingSession
 
+    previous_policy = keras.mixed_precision.global_policy().name
     try:
         session = TrainingSession(run, config, spec, data, console=err)
         session.train(phases_of(config))
+        session.finish(total_seconds=time.perf_counter() - started)
     except BaseException:
         # A run that failed before committing its first epoch holds nothing worth resuming:
         # remove the directory this call created, so the same command can simply be re-run.
         if resume_dir is None and not (run_dir / "state.json").exists():
             shutil.rmtree(run_dir, ignore_errors=True)
         raise
-    session.finish(total_seconds=time.perf_counter() - started)
-    exports = []
+    finally:
+        keras.mixed_precision.set_global_policy(previous_policy)  # the session sets the run's
     if config["export"]:
         from ..exports import export_run
+        from ..runs import refresh_report
 
         for item in config["export"]:
             fmt, _, quant = item.partition(":")
-            exports.append(export_run(run, fmt, {"quantize": quant} if quant else {}))
-            err.print(f"exported {fmt}{':' + quant if quant else ''}: {exports[-1]['artifact']}")
-        session.write_report(exports=exports)
+            result = export_run(run, fmt, {"quantize": quant} if quant else {})
+            err.print(f"exported {fmt}{':' + quant if quant else ''}: {result['artifact']}")
+        refresh_report(run)
     return Run.open(run_dir)
 
 
