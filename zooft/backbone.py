@@ -39,12 +39,14 @@ class Backbone:
         """Names of the outputs ``model`` produces."""
         return tuple(self.model.output.keys()) if isinstance(self.model.output, dict) else ("pooled",)
 
-    def set_trainable(self, groups: int | str) -> int:
+    def set_trainable(self, groups: int | str, *, train_batchnorm: bool = False) -> int:
         """Freeze everything but the last ``groups`` layer groups (``"all"`` or ``0`` for none).
 
-        BatchNormalization layers stay frozen, so they run in inference mode and keep the
-        statistics learned in pretraining: small fine-tuning sets would otherwise wreck them
-        (the Keras transfer-learning guide's advice). Returns how many weights became trainable.
+        BatchNormalization layers stay frozen unless ``train_batchnorm``, so they run in
+        inference mode and keep the statistics learned in pretraining: small fine-tuning sets
+        would otherwise wreck them (the Keras transfer-learning guide's advice). A backbone
+        trained from scratch (``--weights none``) has no such statistics and trains them.
+        Returns how many weights became trainable.
         """
         import keras
 
@@ -53,7 +55,7 @@ class Backbone:
         open_names = {name for group in self.layer_groups[n_groups - count:] for name in group} if count else set()
         self.model.trainable = bool(open_names)
         for layer in self.model.layers:
-            layer.trainable = layer.name in open_names and not isinstance(
-                layer, keras.layers.BatchNormalization
+            layer.trainable = layer.name in open_names and (
+                train_batchnorm or not isinstance(layer, keras.layers.BatchNormalization)
             )
         return len(self.model.trainable_weights)

@@ -183,6 +183,10 @@ def test_set_trainable_opens_only_the_last_groups_and_keeps_batchnorm_frozen() -
     assert owners <= open_names
     assert bb.set_trainable(0) == 0
     assert bb.set_trainable("all") > count
+    # from scratch (--weights none) BatchNorm has no pretrained statistics to protect: it trains
+    with_bn = bb.set_trainable(2, train_batchnorm=True)
+    assert with_bn > count
+    assert any(l.trainable for l in bb.model.layers if isinstance(l, keras.layers.BatchNormalization))
 
 
 # -- preprocessing ------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from .console import err, out, print_json
@@ -30,7 +31,7 @@ def plugins(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")]
     out.print(table)
     for r in records:
         for e in r.errors:
-            err.print(f"[red]plugin {r.name}:[/] {e}", markup=True)
+            err.print(f"[red]plugin {escape(r.name)}:[/] {escape(e)}", markup=True)
 
 
 def register(app: typer.Typer) -> None:

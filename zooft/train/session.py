@@ -87,7 +87,7 @@ class TrainingSession:
     def _compile(self, phase: Any, steps_per_epoch: int) -> None:
         from .optim import make_optimizer
 
-        trainable = self.backbone.set_trainable(phase.unfreeze)
+        trainable = self.backbone.set_trainable(phase.unfreeze, train_batchnorm=self.config["weights"] == "none")
         with self.strategy.scope():
             optimizer = make_optimizer(self.config, phase.lr, steps=phase.epochs * steps_per_epoch, steps_per_epoch=steps_per_epoch)
             self.model.compile(optimizer=optimizer, **self.task.compile_args(self.data.classes, self.config))
