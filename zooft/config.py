@@ -28,15 +28,22 @@ def _choice(*allowed: str) -> Callable[[Any], str]:
     return check
 
 
+def _as_int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ValueError("expected a whole number") from None
+
+
 def _positive_int(value: Any) -> int:
-    number = int(value)
+    number = _as_int(value)
     if isinstance(value, bool) or number <= 0 or float(value) != number:
         raise ValueError("expected a positive integer")
     return number
 
 
 def _non_negative_int(value: Any) -> int:
-    number = int(value)
+    number = _as_int(value)
     if isinstance(value, bool) or number < 0 or float(value) != number:
         raise ValueError("expected an integer ≥ 0")
     return number
@@ -81,7 +88,10 @@ def _image_size(value: Any) -> list[int] | None:
 def _unfreeze(value: Any) -> int | str:
     if str(value).lower() == "all":
         return "all"
-    return _non_negative_int(value)
+    try:
+        return _non_negative_int(value)
+    except ValueError:
+        raise ValueError("expected a number of layer groups (0, 1, 2 …) or 'all'") from None
 
 
 def _str_list(value: Any) -> list[str]:

@@ -16,6 +16,8 @@ full projective warp; one fused warp measured 2.2x faster, an option if this eve
 
 from __future__ import annotations
 
+import re
+
 import difflib
 import hashlib
 import os
@@ -307,6 +309,8 @@ def load_images_for_predict(paths: Sequence[str | os.PathLike[str]], image_size:
             images.append(_decode_and_resize(data, size).numpy())
         except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError, tf.errors.UnknownError) as exc:
             message = (exc.message or str(exc)).strip().splitlines()[0]
+            # TF prefixes the op's internal name ({{function_node …}}) and appends "[Op:…]"
+            message = re.sub(r"\{\{.*?\}\}\s*|\s*\[Op:.*$", "", message).strip()
             raise DataError(
                 f"cannot read image {path}: {message}",
                 hint="check the file exists and is a JPEG, PNG, BMP or GIF TensorFlow can decode",
