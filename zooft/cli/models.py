@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from . import state
@@ -31,11 +32,15 @@ def list_models(
         return
     table = Table(box=None, header_style="bold")
     for column in ("name", "source", "tasks", "input", "params", "weights", "licence"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column, no_wrap=True)
+    rows = []
     for s in specs:
         size = f"{s.input_size[0]}×{s.input_size[1]}" if s.input_size else "-"
-        table.add_row(s.name, s.source, ",".join(s.tasks), size, _params(s.params), s.weights.label, s.license or "?")
-    out.print(table)
+        rows.append((s.name, s.source, ",".join(s.tasks), size, _params(s.params), s.weights.label, s.license or "?"))
+        table.add_row(*rows[-1])
+    # never fold model names: widen past the terminal (or the 80 columns of a pipe) if needed
+    needed = sum(max([len(r[i]) for r in rows] + [8]) + 2 for i in range(7))
+    Console(width=max(out.width, needed), highlight=False).print(table)
     err.print(f"{len(specs)} model(s)" + ("" if specs else "; try without filters or see 'zooft list-models --help'"))
 
 
