@@ -106,6 +106,26 @@ def _optional_str(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+#: ``feature_cache`` values: auto (memory or disk by size), memory, disk, off.
+FEATURE_CACHE_MODES = ("auto", "memory", "disk", "off")
+
+
+def parse_feature_cache(value: Any) -> str:
+    """Booleans and on/off words map to auto/off (``--no-feature-cache`` gives False)."""
+    if value is None or value is True:
+        return "auto"
+    if value is False:
+        return "off"
+    text = str(value).strip().lower()
+    if text in ("true", "on", "yes", "1"):
+        return "auto"
+    if text in ("false", "no", "0", "none"):
+        return "off"
+    if text not in FEATURE_CACHE_MODES:
+        raise ValueError(f"expected one of {', '.join(FEATURE_CACHE_MODES)}")
+    return text
+
+
 @dataclass(frozen=True)
 class Key:
     """One configuration key: its parser (which raises ValueError on bad values) and default."""
@@ -148,6 +168,7 @@ TUNE_KEYS: dict[str, Key] = {
     "seed": Key(int, 0, "random seed"),
     "top_k": Key(_positive_int, 5, "k of the top-k accuracy metric"),
     "cache": Key(_optional_str, None, "cache decoded images: memory, or a file path prefix"),
+    "feature_cache": Key(parse_feature_cache, "auto", "train the head on backbone features computed once: auto, memory, disk, off"),
     "output": Key(_optional_str, None, "run directory (default runs/<model>-<task>-<time>)"),
     "export": Key(_str_list, [], "formats to export after training, e.g. savedmodel, tflite:int8, onnx"),
     "weights": Key(_choice("pretrained", "none"), "pretrained", "start from pretrained weights or random"),

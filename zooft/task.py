@@ -44,3 +44,13 @@ class Task(Protocol):
 
     def postprocess(self, outputs: Any, classes: list[str], top_k: int = 1) -> list[dict[str, Any]]:
         """Turn a batch of raw model outputs into one JSON-ready prediction per input."""
+
+    # Optional hook (the training core checks with hasattr; tasks without it train phase 1
+    # through the backbone every epoch):
+    #
+    # def feature_head(self, model: Any, backbone: Backbone) -> tuple[tuple[str, ...], Any] | None:
+    #     """The part of ``model`` after the backbone, as a Keras model whose inputs are the
+    #     named backbone outputs it consumes (e.g. ``("pooled",)``), built from ``model``'s own
+    #     layer objects so that training it trains ``model``. Used by the frozen-feature cache
+    #     (zooft/train/feature_cache.py) to train the head on features computed once. Return
+    #     None when the head needs more than cached backbone outputs (e.g. raw inputs too)."""

@@ -89,6 +89,21 @@ class ClassifyTask:
         outputs = keras.layers.Dense(len(classes), activation="softmax", dtype="float32", name="probabilities")(x)
         return keras.Model(inputs, outputs, name="zooft_classifier")
 
+    def feature_head(self, model: Any, backbone: Backbone) -> tuple[tuple[str, ...], Any] | None:
+        """The head as its own Keras model on the backbone's ``pooled`` vector (the optional
+        ``feature_head`` task hook): it reuses ``model``'s dropout and output layers, so training
+        it on cached features trains ``model``. None if ``model`` is not one this task built."""
+        import keras
+
+        try:
+            dropout, dense = model.get_layer("head_dropout"), model.get_layer("probabilities")
+        except ValueError:
+            return None
+        output = backbone.model.output
+        pooled = output["pooled"] if isinstance(output, dict) else output
+        features = keras.Input(shape=tuple(pooled.shape[1:]), name="pooled")
+        return ("pooled",), keras.Model(features, dense(dropout(features)), name="zooft_classifier_head")
+
     def compile_args(self, classes: list[str], config: dict[str, Any]) -> dict[str, Any]:
         """``loss`` (categorical cross-entropy with ``label_smoothing``) and ``metrics``.
 

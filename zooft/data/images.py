@@ -39,6 +39,7 @@ __all__ = [
     "load_images_for_predict",
     "make_image_dataset",
     "parse_augment",
+    "shuffle_plan",
     "stratified_sample",
 ]
 
@@ -212,6 +213,24 @@ def _cache_prefix(cache: str, paths: Sequence[str], image_size: tuple[int, int])
     return f"{cache}-{digest.hexdigest()[:16]}"
 
 
+def shuffle_plan(
+    n: int, *, batch_size: int, image_size: tuple[int, int], shuffle_seed: int | None, cache: str | None
+) -> tuple[np.ndarray | None, int]:
+    """How a training pipeline over ``n`` examples orders them: a fixed permutation applied
+    before any cache (or ``None``) and the size of the per-epoch shuffle buffer.
+
+    Shared with the frozen-feature cache (``zooft.train.feature_cache``), which shuffles
+    feature rows exactly as this pipeline shuffles images, so both paths see the same batches.
+    """
+    if cache is None:
+        return None, n
+    # A file cache stores one order forever: make it a random one (class-sorted files would
+    # otherwise give one-class batches), seeded so the same data reuses the same cache file.
+    order = np.random.default_rng(0 if shuffle_seed is None else shuffle_seed).permutation(n)
+    buffer = n if not cache else max(8 * batch_size, _SHUFFLE_BUFFER_BYTES // (image_size[0] * image_size[1] * 3))
+    return order, min(n, buffer)
+
+
 def make_image_dataset(
     examples: Sequence[Example | str | os.PathLike[str]],
     *,
@@ -249,10 +268,9 @@ def make_image_dataset(
     if labels is not None and len(labels) != len(paths):
         raise ValueError(f"{len(paths)} examples but {len(labels)} targets")
 
-    if training and cache:
-        # A file cache stores one order forever: make it a random one (class-sorted files would
-        # otherwise give one-class batches), seeded so the same data reuses the same cache file.
-        order = np.random.default_rng(0 if shuffle_seed is None else shuffle_seed).permutation(len(paths))
+    order, buffer = shuffle_plan(len(paths), batch_size=batch_size, image_size=size, shuffle_seed=shuffle_seed, cache=cache) \
+        if training else (None, 0)
+    if order is not None:
         paths = [paths[i] for i in order]
         labels = None if labels is None else labels[order]
     ds = tf.data.Dataset.from_tensor_slices(paths if labels is None else (paths, labels))
@@ -263,13 +281,12 @@ def make_image_dataset(
 
     if training and cache is None:
         # shuffling paths (not pixels) makes a whole-data-set buffer cost only the path strings
-        ds = ds.shuffle(len(paths), seed=shuffle_seed, reshuffle_each_iteration=True)
+        ds = ds.shuffle(buffer, seed=shuffle_seed, reshuffle_each_iteration=True)
     ds = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if cache is not None:
         ds = ds.cache(_cache_prefix(cache, paths, size) if cache else "")
         if training:
-            buffer = len(paths) if not cache else max(8 * batch_size, _SHUFFLE_BUFFER_BYTES // (size[0] * size[1] * 3))
-            ds = ds.shuffle(min(len(paths), buffer), seed=shuffle_seed, reshuffle_each_iteration=True)
+            ds = ds.shuffle(buffer, seed=shuffle_seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
 
     augmenter = _augmenter(augment or {}, shuffle_seed) if training else None

@@ -48,6 +48,7 @@ class TrainingSession:
         )
         self._build_datasets()
         self.phase_seconds: dict[str, float] = {}
+        self.feature_cache_note: str | None = None  # set by feature_cache.build_plan
 
     # -- data ------------------------------------------------------------------------------------
     def _targets(self, examples: list[Any]) -> Any:
@@ -60,9 +61,7 @@ class TrainingSession:
         examples = self.data.splits.get(split) or []
         if not examples:
             return None
-        cache = self.config["cache"]
-        if cache and cache != "memory":
-            cache = f"{cache}-{split}"
+        cache = self.image_cache(split)
         return make_image_dataset(
             examples,
             image_size=self.image_size,
@@ -71,8 +70,15 @@ class TrainingSession:
             training=training,
             augment=parse_augment(self.config["augment"]) if training else None,
             shuffle_seed=self.config["seed"] if training else None,
-            cache=("" if cache == "memory" else cache) if cache else None,
+            cache=cache,
         )
+
+    def image_cache(self, split: str) -> str | None:
+        """The ``cache`` argument of make_image_dataset for ``split``: "" (memory), a path, None."""
+        cache = self.config["cache"]
+        if not cache:
+            return None
+        return "" if cache == "memory" else f"{cache}-{split}"
 
     def _build_datasets(self) -> None:
         self.train_ds = self.dataset("train", training=True)
@@ -149,6 +155,7 @@ class TrainingSession:
                 break
             self._compile(phase, steps)
             self._restore_optimizer(phase.name)
+            fit_model, train_ds, val_ds = self._fit_inputs(phase)
             if done == 0:
                 self.state["stale"] = 0
             callbacks = [
@@ -160,9 +167,9 @@ class TrainingSession:
                 keras.callbacks.TensorBoard(log_dir=str(self.run.path / "logs" / phase.name), write_graph=False),
             ]
             start = time.perf_counter()
-            self.model.fit(
-                self.train_ds,
-                validation_data=self.val_ds,
+            fit_model.fit(
+                train_ds,
+                validation_data=val_ds,
                 epochs=phase.epochs,
                 initial_epoch=done,
                 callbacks=callbacks,
@@ -170,7 +177,7 @@ class TrainingSession:
                 shuffle=False,  # the tf.data pipeline shuffles, seeded
                 verbose=0,
             )
-            self.phase_seconds[phase.name] = time.perf_counter() - start
+            self.phase_seconds[phase.name] = time.perf_counter() - start + self.phase_seconds.get(phase.name, 0.0)
             if patience and self.state.get("stale", 0) >= patience:
                 self.state["stopped_early"] = {"phase": phase.name, "epoch": self.state["epochs_done"][phase.name]}
                 self.console.print(f"early stopping in {phase.name} after epoch {self.state['stopped_early']['epoch']}")
@@ -179,6 +186,20 @@ class TrainingSession:
             load_weights(self.model, self.store.best_path())
             best = self.state["best"]
             self.console.print(f"restored best weights: {best['phase']} epoch {best['epoch']} (val_loss {best['value']:.4f})")
+
+    def _fit_inputs(self, phase: Any) -> tuple[Any, Any, Any]:
+        """The model and datasets ``fit`` runs for ``phase``: the task's head on cached backbone
+        features where that gives the same model (see feature_cache.py), else the full model."""
+        from .feature_cache import build_plan
+
+        plan = build_plan(self, phase) if phase.unfreeze in (0, "0") else None
+        if plan is None:
+            return self.model, self.train_ds, self.val_ds
+        self.phase_seconds[phase.name] = plan.seconds
+        # the head shares the full model's layers and, compiled with the same optimizer object,
+        # its slot variables: checkpoints of self.model stay valid and resumable either way
+        plan.head.compile(optimizer=self.model.optimizer, **self.task.compile_args(self.data.classes, self.config))
+        return plan.head, plan.train, plan.val
 
     # -- results ---------------------------------------------------------------------------------
     def evaluate(self) -> dict[str, Any]:
@@ -210,6 +231,7 @@ class TrainingSession:
             "images_per_second": round(images / train_seconds, 1) if train_seconds else None,
             "precision": self.precision,
             "strategy": self.strategy_name,
+            "feature_cache": self.feature_cache_note or "off: no head-only phase",
         }
         self.run.write_json("timing.json", self.timing)
         refresh_report(self.run)

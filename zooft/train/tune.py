@@ -21,7 +21,7 @@ from ..runs import Run, data_to_json, read_json
 from ..registry import resolve_model
 from ..specs import ModelSpec
 
-RESUME_OVERRIDABLE = {"epochs", "fine_tune_epochs", "early_stopping", "export"}
+RESUME_OVERRIDABLE = {"epochs", "fine_tune_epochs", "early_stopping", "export", "feature_cache"}
 
 
 @dataclass

@@ -1,0 +1,92 @@
+"""The frozen-feature cache trains the same model as the slow path, and composes with resume,
+early stopping, class weights and the on-disk store (real tiny model, real tune runs)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import zooft
+from zooft.cli import run as cli
+
+pytestmark = pytest.mark.slow
+
+COMMON = dict(backbone="embedded", image_size="32", batch_size=8, augment="none", seed=3, lr=0.01)
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from zooft.demo.synthetic import write_classify_demo
+
+    out = tmp_path_factory.mktemp("fc") / "data"
+    write_classify_demo(out, images_per_class=10, size=32, seed=4)
+    return out
+
+
+def _losses(run_dir: Path) -> list[tuple[float, float]]:
+    history = json.loads((run_dir / "history.json").read_text())
+    return [(e["loss"], e["val_loss"]) for e in history["phases"][0]["epochs"]]
+
+
+@pytest.fixture(scope="module")
+def pair(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The same run (class weights, early stopping on) with the cache and without."""
+    root = tmp_path_factory.mktemp("fc-runs")
+    options = dict(COMMON, data=str(data_dir), epochs=3, class_weight="balanced", early_stopping=5)
+    fast = zooft.tune(**options, output=str(root / "fast")).path
+    slow = zooft.tune(**options, feature_cache=False, output=str(root / "slow")).path
+    return fast, slow
+
+
+def test_cached_head_phase_gives_the_same_losses_and_weights(pair: tuple[Path, Path]) -> None:
+    fast, slow = pair
+    assert len(_losses(fast)) == 3
+    np.testing.assert_allclose(_losses(fast), _losses(slow), rtol=1e-4, atol=1e-5)
+    timing_fast = json.loads((fast / "timing.json").read_text())
+    timing_slow = json.loads((slow / "timing.json").read_text())
+    assert timing_fast["feature_cache"].startswith("on (memory)")
+    assert timing_slow["feature_cache"] == "off: disabled (--no-feature-cache)"
+    assert "feature_cache" in (fast / "report.md").read_text()
+    import keras
+
+    a = keras.saving.load_model(fast / "model.keras")
+    b = keras.saving.load_model(slow / "model.keras")
+    for wa, wb in zip(a.get_layer("probabilities").get_weights(), b.get_layer("probabilities").get_weights()):
+        np.testing.assert_allclose(wa, wb, rtol=1e-3, atol=1e-5)
+
+
+def test_resume_mixes_cached_and_uncached_epochs(data_dir: Path, tmp_path: Path) -> None:
+    """Two epochs with the cache then one resumed without it, and the reverse, end the same:
+    checkpoints hold the full model and its optimizer state either way."""
+    options = dict(COMMON, data=str(data_dir), class_weight="balanced", early_stopping=5, epochs=2)
+    a = zooft.tune(**options, output=str(tmp_path / "a")).path
+    b = zooft.tune(**options, feature_cache="off", output=str(tmp_path / "b")).path
+    assert cli(["tune", "--resume", str(a), "--epochs", "3", "--no-feature-cache"]) == 0
+    assert cli(["tune", "--resume", str(b), "--epochs", "3", "--feature-cache"]) == 0
+    assert len(_losses(a)) == 3
+    np.testing.assert_allclose(_losses(a), _losses(b), rtol=1e-4, atol=1e-5)
+    assert json.loads((a / "state.json").read_text())["epochs_done"] == {"head": 3}
+    assert json.loads((b / "timing.json").read_text())["feature_cache"].startswith("on (memory)")
+
+
+def test_disk_store_is_keyed_and_reused(data_dir: Path, pair: tuple[Path, Path], tmp_path: Path, zooft_env: Path) -> None:
+    options = dict(COMMON, data=str(data_dir), epochs=3, class_weight="balanced", early_stopping=5, feature_cache="disk")
+    run = zooft.tune(**options, output=str(tmp_path / "disk")).path
+    files = sorted((zooft_env / "features").glob("*.npy"))
+    assert len(files) == 2  # train and val, one feature each
+    assert json.loads((run / "timing.json").read_text())["feature_cache"].startswith("on (disk)")
+    # the disk path reads rows in the same shuffled order: same losses as in memory
+    np.testing.assert_allclose(_losses(run), _losses(pair[0]), rtol=1e-4, atol=1e-5)
+    stamps = [f.stat().st_mtime_ns for f in files]
+    zooft.tune(**options, output=str(tmp_path / "disk2"))
+    assert [f.stat().st_mtime_ns for f in sorted((zooft_env / "features").glob("*.npy"))] == stamps
+
+
+def test_falls_back_with_a_note_when_augmenting(data_dir: Path, tmp_path: Path) -> None:
+    options = dict(COMMON, data=str(data_dir), epochs=1, augment="flip")
+    run = zooft.tune(**options, output=str(tmp_path / "aug")).path
+    note = json.loads((run / "timing.json").read_text())["feature_cache"]
+    assert note.startswith("off: augmentation is on")

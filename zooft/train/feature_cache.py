@@ -1,0 +1,274 @@
+"""The frozen-feature cache: train phase 1's head on backbone features computed once.
+
+While only the head trains (backbone frozen, BatchNorm in inference mode) and nothing random
+happens before the head (no augmentation, no dropout inside the backbone), every epoch feeds
+the backbone the same images and gets the same features. Computing them once and training the
+head on them gives the same model as training through the backbone, at a fraction of the cost
+(measured in BENCHMARKS.md).
+
+The head is a Keras model the task builds from the *same layer objects* as the full model
+(task hook ``feature_head``), so training it trains the full model's head: nothing is copied
+back. The feature rows are shuffled and batched exactly as the image pipeline shuffles and
+batches images (:func:`zooft.data.images.shuffle_plan`, same seed and buffer), so both paths
+see the same batches and (up to float rounding in the backbone) the same losses.
+
+Small feature sets stay in memory; sets above :data:`MEMORY_BUDGET_BYTES` (or with
+``feature_cache: disk``) are streamed batch by batch into ``.npy`` files under zooft's cache,
+keyed by backbone, a hash of its weights, image size and a fingerprint of the data, and reused
+by later runs on the same data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..cache import cache_root
+from ..config import parse_feature_cache as parse_mode
+
+#: Feature sets larger than this go to disk (memory-mapped) instead of RAM.
+MEMORY_BUDGET_BYTES = 256 * 2**20
+_STOCHASTIC = ("Dropout", "SpatialDropout", "GaussianNoise", "GaussianDropout", "AlphaDropout", "Random")
+
+
+@dataclass
+class FeaturePlan:
+    """What phase 1 fits instead of the full model: the head and feature datasets."""
+
+    head: Any
+    train: Any
+    val: Any
+    note: str
+    seconds: float
+    storage: str
+    files: list[str] = field(default_factory=list)
+
+
+def why_not(session: Any, phase: Any) -> str | None:
+    """The reason the cache cannot be used for ``phase`` (one short line), or None if it can."""
+    from ..data.images import parse_augment
+
+    config = session.config
+    if parse_mode(config.get("feature_cache", "auto")) == "off":
+        return "disabled (--no-feature-cache)"
+    if phase.unfreeze not in (0, "0"):
+        return "the backbone trains in this phase"
+    if parse_augment(config["augment"]):
+        return "augmentation is on (use --augment none to cache features)"
+    if session.backbone.model.trainable_weights:
+        return "the backbone has trainable weights (e.g. BatchNorm) in this phase"
+    if session.strategy.num_replicas_in_sync != 1 or session.strategy_name not in ("default",):
+        return f"strategy {session.strategy_name} (the cache runs on one device)"
+    if not hasattr(session.task, "feature_head"):
+        return f"task {session.task.name!r} has no feature_head hook"
+    stochastic = [layer.name for layer in _all_layers(session.backbone.model)
+                  if layer.__class__.__name__.startswith(_STOCHASTIC) and getattr(layer, "rate", 1) != 0]
+    if stochastic:
+        return f"the backbone has random layers that act while training ({stochastic[0]})"
+    return None
+
+
+def _all_layers(model: Any) -> list[Any]:
+    layers = []
+    for layer in getattr(model, "layers", []):
+        layers.append(layer)
+        if hasattr(layer, "layers"):
+            layers.extend(_all_layers(layer))
+    return layers
+
+
+def _weights_digest(model: Any) -> str:
+    """A hash of the backbone's weights: a changed checkpoint never reuses stale features."""
+    digest = hashlib.sha256()
+    for weight in model.weights:
+        digest.update(weight.path.encode() if hasattr(weight, "path") else b"")
+        digest.update(np.ascontiguousarray(np.asarray(weight.numpy())).tobytes())
+    return digest.hexdigest()
+
+
+def _data_fingerprint(paths: list[str]) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        try:
+            stat = os.stat(path)
+            stamp = f"{stat.st_size}:{stat.st_mtime_ns}"
+        except OSError:
+            stamp = "missing"
+        digest.update(f"\0{path}\0{stamp}".encode())
+    return digest.hexdigest()
+
+
+def cache_key(session: Any, names: tuple[str, ...], split: str, weights_digest: str) -> str:
+    """Backbone, weights hash, image size, feature names and the split's data fingerprint."""
+    paths = [ex.source for ex in session.data.splits.get(split) or []]
+    text = " ".join([
+        "zooft-features-v1", session.spec.name, weights_digest, "x".join(map(str, session.image_size)),
+        ",".join(names), _data_fingerprint(paths),
+    ])
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+class _Extractor:
+    """Runs the frozen backbone once over a split, to memory or to ``.npy`` files on disk."""
+
+    def __init__(self, backbone_model: Any, names: tuple[str, ...]) -> None:
+        import tensorflow as tf
+
+        self.names = names
+
+        def features(images: Any) -> Any:
+            out = backbone_model(images, training=False)
+            out = out if isinstance(out, dict) else {"pooled": out}
+            return {name: tf.cast(out[name], tf.float32) for name in names}
+
+        # one trace for every batch size: the last batch is partial
+        self.fn = tf.function(features, reduce_retracing=True)
+
+    def to_memory(self, dataset: Any) -> dict[str, np.ndarray]:
+        parts: dict[str, list[np.ndarray]] = {name: [] for name in self.names}
+        for batch in dataset:
+            for name, value in self.fn(batch[0]).items():
+                parts[name].append(value.numpy())
+        return {name: np.concatenate(values) for name, values in parts.items()}
+
+    def to_disk(self, dataset: Any, n: int, stem: Path) -> dict[str, np.ndarray]:
+        """Stream batches into ``<stem>-<name>.npy`` (written under a temporary name, then
+        renamed, so an interrupted run never leaves a truncated cache that looks complete)."""
+        files = {name: Path(f"{stem}-{name}.npy") for name in self.names}
+        if all(path.is_file() for path in files.values()):
+            arrays = {name: np.load(path, mmap_mode="r") for name, path in files.items()}
+            if all(len(a) == n for a in arrays.values()):
+                return arrays
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        arrays = {}
+        tmp = {name: path.with_name(f".{path.name}.{os.getpid()}.tmp") for name, path in files.items()}
+        row = 0
+        for batch in dataset:
+            out = {name: value.numpy() for name, value in self.fn(batch[0]).items()}
+            for name, value in out.items():
+                if name not in arrays:
+                    arrays[name] = np.lib.format.open_memmap(tmp[name], mode="w+", dtype=np.float32, shape=(n, *value.shape[1:]))
+                arrays[name][row:row + len(value)] = value
+            row += len(next(iter(out.values())))
+        for name, array in arrays.items():
+            array.flush()
+            del array
+            os.replace(tmp[name], files[name])
+        return {name: np.load(path, mmap_mode="r") for name, path in files.items()}
+
+
+def _feature_dataset(features: dict[str, np.ndarray], targets: Any, *, batch_size: int, shuffle: tuple[Any, int] | None,
+                     seed: int | None, on_disk: bool, single: str | None) -> Any:
+    """Batches of ``(features, targets)`` in the order the image pipeline would produce.
+
+    Indices are shuffled (same seed, same buffer size as the image pipeline: tf.data's order
+    depends only on those and the element count), then each batch gathers its rows: a graph
+    op from memory, a memory-mapped read (numpy, once per batch) from disk.
+    """
+    import tensorflow as tf
+
+    n = len(next(iter(features.values())))
+    index = np.arange(n)
+    ds = None
+    if shuffle is not None:
+        order, buffer = shuffle
+        if order is not None:
+            index = index[order]
+        ds = tf.data.Dataset.from_tensor_slices(index).shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
+    else:
+        ds = tf.data.Dataset.from_tensor_slices(index)
+    ds = ds.batch(batch_size)
+    target_table = tf.constant(np.asarray(targets))
+    if on_disk:
+        names = list(features)
+        dims = {name: features[name].shape[1:] for name in names}
+
+        def read(idx: np.ndarray) -> list[np.ndarray]:
+            order = np.argsort(idx)  # memmap reads are fastest in file order
+            rows = idx[order]
+            back = np.argsort(order)
+            return [np.asarray(features[name][rows])[back] for name in names]
+
+        def gather(idx: Any) -> Any:
+            values = tf.numpy_function(read, [idx], [tf.float32] * len(names), stateful=False)
+            out = {}
+            for name, value in zip(names, values):
+                value.set_shape([None, *dims[name]])
+                out[name] = value
+            return out, tf.gather(target_table, idx)
+    else:
+        tables = {name: tf.constant(array) for name, array in features.items()}
+
+        def gather(idx: Any) -> Any:
+            return {name: tf.gather(table, idx) for name, table in tables.items()}, tf.gather(target_table, idx)
+
+    def select(x: Any, y: Any) -> Any:
+        return (x[single] if single else x), y
+
+    ds = ds.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).map(select)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def build_plan(session: Any, phase: Any) -> FeaturePlan | None:
+    """Compute (or load) features and return what to fit, or None with the reason printed."""
+    import time
+
+    from ..data.images import shuffle_plan
+
+    reason = why_not(session, phase)
+    hooked = None if reason else session.task.feature_head(session.model, session.backbone)
+    if reason is None and hooked is None:
+        reason = f"task {session.task.name!r} has no separable head for this model"
+    if reason is not None:
+        session.console.print(f"feature cache: off for phase {phase.name}: {reason}")
+        session.feature_cache_note = f"off: {reason}"
+        return None
+    names, head = hooked
+    names = tuple(names)
+    config = session.config
+    mode = parse_mode(config.get("feature_cache", "auto"))
+    start = time.perf_counter()
+    extractor = _Extractor(session.backbone.model, names)
+    out_dims = {name: int(np.prod(session.backbone.model.output[name].shape[1:])) if isinstance(session.backbone.model.output, dict)
+                else int(np.prod(session.backbone.model.output.shape[1:])) for name in names}
+    digest = None
+    datasets: dict[str, Any] = {}
+    storage = "memory"
+    files: list[str] = []
+    for split in ("train", "val"):
+        examples = session.data.splits.get(split) or []
+        if not examples:
+            datasets[split] = None
+            continue
+        n = len(examples)
+        on_disk = mode == "disk" or (mode == "auto" and n * sum(out_dims.values()) * 4 > MEMORY_BUDGET_BYTES)
+        source = session.dataset(split, training=False)  # fixed order, no augmentation
+        if on_disk:
+            digest = digest or _weights_digest(session.backbone.model)
+            stem = cache_root() / "features" / cache_key(session, names, split, digest)
+            features = extractor.to_disk(source, n, stem)
+            storage = "disk"
+            files += [f"{stem}-{name}.npy" for name in names]
+        else:
+            features = extractor.to_memory(source)
+        training = split == "train"
+        shuffle = shuffle_plan(
+            n, batch_size=config["batch_size"], image_size=session.image_size,
+            shuffle_seed=config["seed"], cache=session.image_cache(split),
+        ) if training else None
+        datasets[split] = _feature_dataset(
+            features, session._targets(examples), batch_size=config["batch_size"], shuffle=shuffle,
+            seed=config["seed"] if training else None, on_disk=on_disk, single=names[0] if len(names) == 1 else None,
+        )
+    seconds = time.perf_counter() - start
+    note = f"on ({storage}): {', '.join(names)} features of {session.n_train} train images computed once in {seconds:.1f}s"
+    session.console.print(f"feature cache: {note}")
+    session.feature_cache_note = note
+    return FeaturePlan(head=head, train=datasets["train"], val=datasets["val"], note=note, seconds=seconds,
+                       storage=storage, files=files)
+
