@@ -52,3 +52,36 @@ def test_workers_are_counted_from_tf_config() -> None:
     with pytest.raises(ConfigError, match="TF_CONFIG"):
         count_workers("{not json")
 
+
+
+def test_chief_is_the_chief_task_else_worker_zero() -> None:
+    from zooft.train.multiworker import is_chief, task_of
+
+    workers = {"worker": ["a:1", "b:1"]}
+    assert task_of("") == ("worker", 0) and is_chief("")
+    assert is_chief(json.dumps({"cluster": workers, "task": {"type": "worker", "index": 0}}))
+    assert not is_chief(json.dumps({"cluster": workers, "task": {"type": "worker", "index": 1}}))
+    with_chief = {"chief": ["c:1"], **workers}
+    assert is_chief(json.dumps({"cluster": with_chief, "task": {"type": "chief", "index": 0}}))
+    assert not is_chief(json.dumps({"cluster": with_chief, "task": {"type": "worker", "index": 0}}))
+    with pytest.raises(ConfigError, match="TF_CONFIG"):
+        task_of("[1, 2]")
+
+
+def test_non_chief_writes_a_private_copy(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from zooft.train.multiworker import worker_output
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr("tempfile.tempdir", None)
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": 1}}))
+    values = {"output": str(tmp_path / "shared")}
+    assert worker_output(values, None) is None
+    assert values["output"] != str(tmp_path / "shared") and "zooft-worker1-" in values["output"]
+    shared = tmp_path / "run"
+    shared.mkdir()
+    (shared / "state.json").write_text("{}")
+    copy = worker_output({}, shared)
+    assert copy != shared and (copy / "state.json").read_text() == "{}"
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": 0}}))
+    values = {"output": "x"}
+    assert worker_output(values, shared) == shared and values["output"] == "x"

@@ -31,10 +31,12 @@ def query_devices() -> Devices:
     for gpu in tf.config.list_physical_devices("GPU"):
         details = tf.config.experimental.get_device_details(gpu)
         caps.append(tuple(details.get("compute_capability", (0, 0))))
-    tpu = bool(os.environ.get("TPU_NAME") or os.environ.get("COLAB_TPU_ADDR")) or bool(
-        tf.config.list_logical_devices("TPU")
-    )
-    return Devices(tuple(caps), tpu, count_workers())
+    workers = count_workers()
+    # listing *logical* devices initializes TensorFlow's runtime, after which a multi-worker
+    # strategy can no longer configure its collectives: ask for physical devices only then
+    listing = tf.config.list_physical_devices if workers > 1 else tf.config.list_logical_devices
+    tpu = bool(os.environ.get("TPU_NAME") or os.environ.get("COLAB_TPU_ADDR")) or bool(listing("TPU"))
+    return Devices(tuple(caps), tpu, workers)
 
 
 def count_workers(tf_config: str | None = None) -> int:
@@ -101,12 +103,8 @@ def make_strategy(name: str) -> Any:
                 "--strategy multiworker needs TF_CONFIG naming at least two workers",
                 hint="set TF_CONFIG on every worker (docs/distributed.md), or use --strategy auto",
             )
-        # Keras 3.15's model.fit fails under MultiWorkerMirroredStrategy (tensorflow#72388, see
-        # FACTS.md); the multi-worker training loop is the subject of its own issue. Refuse
-        # clearly instead of crashing deep inside Keras.
-        raise ConfigError(
-            "--strategy multiworker is not supported by this zooft version (Keras 3 model.fit fails"
-            " under MultiWorkerMirroredStrategy, tensorflow#72388)",
-            hint="train on one machine (--strategy auto/mirrored) for now",
-        )
+        # Keras 3.15's model.fit fails under this strategy (tensorflow#72388): the session
+        # trains with zooft's own loop instead (multiworker.py). Every worker blocks here until
+        # all workers named in TF_CONFIG have connected.
+        return tf.distribute.MultiWorkerMirroredStrategy()
     raise ConfigError(f"unknown strategy {name!r}", hint="auto, default, mirrored, multiworker or tpu")

@@ -167,16 +167,7 @@ class TrainingSession:
                 keras.callbacks.TensorBoard(log_dir=str(self.run.path / "logs" / phase.name), write_graph=False),
             ]
             start = time.perf_counter()
-            fit_model.fit(
-                train_ds,
-                validation_data=val_ds,
-                epochs=phase.epochs,
-                initial_epoch=done,
-                callbacks=callbacks,
-                class_weight=self.task.class_weights(self.data, self.config["class_weight"]),
-                shuffle=False,  # the tf.data pipeline shuffles, seeded
-                verbose=0,
-            )
+            self._fit(fit_model, train_ds, val_ds, epochs=phase.epochs, initial_epoch=done, callbacks=callbacks, steps=steps)
             self.phase_seconds[phase.name] = time.perf_counter() - start + self.phase_seconds.get(phase.name, 0.0)
             if patience and self.state.get("stale", 0) >= patience:
                 self.state["stopped_early"] = {"phase": phase.name, "epoch": self.state["epochs_done"][phase.name]}
@@ -186,6 +177,27 @@ class TrainingSession:
             load_weights(self.model, self.store.best_path())
             best = self.state["best"]
             self.console.print(f"restored best weights: {best['phase']} epoch {best['epoch']} (val_loss {best['value']:.4f})")
+
+    def _fit(self, model: Any, train_ds: Any, val_ds: Any, *, epochs: int, initial_epoch: int, callbacks: list[Any], steps: int) -> None:
+        """``model.fit``, or zooft's own loop under MultiWorkerMirroredStrategy (multiworker.py)."""
+        class_weight = self.task.class_weights(self.data, self.config["class_weight"])
+        if self.strategy_name == "multiworker":
+            from .multiworker import fit as multiworker_fit
+
+            metrics = self.task.compile_args(self.data.classes, self.config)["metrics"]
+            multiworker_fit(self.strategy, model, train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=initial_epoch,
+                            callbacks=callbacks, class_weight=class_weight, steps=steps, metrics=metrics)
+            return
+        model.fit(
+            train_ds,
+            validation_data=val_ds,
+            epochs=epochs,
+            initial_epoch=initial_epoch,
+            callbacks=callbacks,
+            class_weight=class_weight,
+            shuffle=False,  # the tf.data pipeline shuffles, seeded
+            verbose=0,
+        )
 
     def _fit_inputs(self, phase: Any) -> tuple[Any, Any, Any]:
         """The model and datasets ``fit`` runs for ``phase``: the task's head on cached backbone

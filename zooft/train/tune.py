@@ -20,6 +20,7 @@ from ..errors import ConfigError, RunError
 from ..runs import Run, data_to_json, read_json
 from ..registry import resolve_model
 from ..specs import ModelSpec
+from .multiworker import uses_multiworker, worker_output
 
 RESUME_OVERRIDABLE = {"epochs", "fine_tune_epochs", "early_stopping", "export", "feature_cache"}
 
@@ -147,6 +148,9 @@ def tune(options: dict[str, Any]) -> Run:
     resolved, spec, resume_dir = resolve_tune_config(options)
     config = resolved.values
     check_exports(config["export"])
+    if uses_multiworker(config["strategy"]):
+        # only the chief writes the run directory; other workers write a private temp copy
+        resume_dir = worker_output(config, resume_dir)
     if resume_dir is None:
         data = load_training_data(config)  # before the run directory: a bad data set leaves nothing behind
         run_dir = prepare_run_dir(resolved, spec)
