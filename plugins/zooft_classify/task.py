@@ -169,7 +169,10 @@ class ClassifyTask:
         _check_classes(classes)
         # A traced plain call, not predict_on_batch: under MirroredStrategy Keras 3.15's
         # predict_on_batch returns one row per replica and example (12 rows for 6 images).
-        serve = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+        # Traced once for any batch size (the dataset's spec has a None batch dimension): a
+        # partial last batch would otherwise trace the whole network a second time (seconds).
+        spec = dataset.element_spec[0]
+        serve = tf.function(lambda x: model(x, training=False), input_signature=[spec])
         probabilities: list[np.ndarray] = []
         targets: list[np.ndarray] = []
         for batch in dataset:

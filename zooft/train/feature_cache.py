@@ -116,7 +116,7 @@ def cache_key(session: Any, names: tuple[str, ...], split: str, weights_digest: 
 class _Extractor:
     """Runs the frozen backbone once over a split, to memory or to ``.npy`` files on disk."""
 
-    def __init__(self, backbone_model: Any, names: tuple[str, ...]) -> None:
+    def __init__(self, backbone_model: Any, names: tuple[str, ...], image_size: tuple[int, int]) -> None:
         import tensorflow as tf
 
         self.names = names
@@ -126,8 +126,8 @@ class _Extractor:
             out = out if isinstance(out, dict) else {"pooled": out}
             return {name: tf.cast(out[name], tf.float32) for name in names}
 
-        # one trace for every batch size: the last batch is partial
-        self.fn = tf.function(features, reduce_retracing=True)
+        # one trace for every batch size (the last batch is partial): tracing costs seconds
+        self.fn = tf.function(features, input_signature=[tf.TensorSpec([None, *image_size, 3], tf.float32)])
 
     def to_memory(self, dataset: Any) -> dict[str, np.ndarray]:
         parts: dict[str, list[np.ndarray]] = {name: [] for name in self.names}
@@ -218,7 +218,7 @@ def build_plan(session: Any, phase: Any) -> FeaturePlan | None:
     """Compute (or load) features and return what to fit, or None with the reason printed."""
     import time
 
-    from ..data.images import shuffle_plan
+    from ..data.images import make_image_dataset, shuffle_plan
 
     reason = why_not(session, phase)
     hooked = None if reason else session.task.feature_head(session.model, session.backbone)
@@ -233,7 +233,7 @@ def build_plan(session: Any, phase: Any) -> FeaturePlan | None:
     config = session.config
     mode = parse_mode(config.get("feature_cache", "auto"))
     start = time.perf_counter()
-    extractor = _Extractor(session.backbone.model, names)
+    extractor = _Extractor(session.backbone.model, names, session.image_size)
     out_dims = {name: int(np.prod(session.backbone.model.output[name].shape[1:])) if isinstance(session.backbone.model.output, dict)
                 else int(np.prod(session.backbone.model.output.shape[1:])) for name in names}
     digest = None
@@ -247,7 +247,14 @@ def build_plan(session: Any, phase: Any) -> FeaturePlan | None:
             continue
         n = len(examples)
         on_disk = mode == "disk" or (mode == "auto" and n * sum(out_dims.values()) * 4 > MEMORY_BUDGET_BYTES)
-        source = session.dataset(split, training=False)  # fixed order, no augmentation
+        # fixed order, no augmentation; larger batches than training run the backbone faster
+        # on CPUs (measured 1.4x at 96 px from 32 to 128), capped so big inputs stay small
+        h, w = session.image_size
+        batch = max(config["batch_size"], min(128, (128 * 96 * 96) // (h * w)))
+        source = make_image_dataset(
+            examples, image_size=session.image_size, batch_size=batch, targets=session._targets(examples),
+            training=False, augment=None, shuffle_seed=None, cache=None,
+        )
         if on_disk:
             digest = digest or _weights_digest(session.backbone.model)
             stem = cache_root() / "features" / cache_key(session, names, split, digest)

@@ -244,6 +244,8 @@ class TrainingSession:
             "precision": self.precision,
             "strategy": self.strategy_name,
             "feature_cache": self.feature_cache_note or "off: no head-only phase",
+            # this process's wall time per phase, feature extraction and graph tracing included
+            "phase_wall_seconds": {name: round(sec, 2) for name, sec in self.phase_seconds.items()},
         }
         self.run.write_json("timing.json", self.timing)
         refresh_report(self.run)
