@@ -29,6 +29,7 @@ from results import append_section, load_note, machine_line  # noqa: E402
 
 def zooft_rate(train: Path, args: argparse.Namespace, cache: str | None) -> float:
     import numpy as np
+    import tensorflow as tf  # noqa: F401 - imported before the clock starts, as in the IDG process
 
     from zooft.data.images import make_image_dataset
 

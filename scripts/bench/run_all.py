@@ -40,8 +40,11 @@ def plan(args: argparse.Namespace, run_dir: Path) -> list[list[str]]:
         ["startup.py", "--runs", "1" if q else "7"],
         ["pipeline.py", "--epochs", "1" if q else "3", *size],
         ["feature_cache.py", "--epochs", "2" if q else "5", *size],
+        ["feature_cache.py", "--epochs", "2" if q else "5", "--copies", "2" if q else "5", *size],
         ["classify_vs_keras.py", "--epochs", "1" if q else "3", "--fine-tune-epochs", "1" if q else "3",
          "--fine-tune-lr", "0.0001", "--keep-run", str(run_dir), *size],
+        # the classic frozen-base recipe trains the head only: where the feature cache counts
+        ["classify_vs_keras.py", "--epochs", "2" if q else "10", "--fine-tune-epochs", "0", *size],
         ["throughput.py", "--run", str(run_dir)],
         ["latency.py", "--run", str(run_dir), "--runs", "5" if q else "50"],
         ["memory.py", "--scale", "2" if q else "10", *(["--image-size", "32"] if q else [])],

@@ -30,3 +30,64 @@ def test_digits_are_written_as_stratified_image_folders(tmp_path: Path) -> None:
     counts = write_digits(tmp_path / "digits", size=16)
     assert counts == {"train": 1078, "val": 269, "test": 450}
     assert sorted(p.name for p in (tmp_path / "digits" / "test").iterdir()) == [str(d) for d in range(10)]
+
+
+def _script(name: str, *args: str, timeout: int = 600) -> str:
+    proc = subprocess.run([sys.executable, str(BENCH / name), *args, "--no-write"], capture_output=True, text=True,
+                          timeout=timeout, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+@pytest.mark.slow
+def test_feature_cache_benchmark_reports_equal_losses() -> None:
+    out = _script("feature_cache.py", "--epochs", "1", "--image-size", "32", "--digits-size", "8")
+    assert "| cache on |" in out and "| cache off (--no-feature-cache) |" in out
+    diff = float(out.split("largest loss difference **")[1].split("**")[0])
+    assert diff < 1e-4
+
+
+@pytest.mark.slow
+def test_pipeline_benchmark_compares_with_image_data_generator() -> None:
+    pytest.importorskip("tf_keras")
+    out = _script("pipeline.py", "--epochs", "1", "--image-size", "16", "--digits-size", "8")
+    assert "ImageDataGenerator.flow_from_directory (tf_keras)" in out and "zooft make_image_dataset" in out
+
+
+@pytest.mark.slow
+def test_memory_benchmark_runs_two_sizes() -> None:
+    out = _script("memory.py", "--scale", "2", "--epochs", "1", "--fine-tune-epochs", "0", "--image-size", "16",
+                  "--digits-size", "8")
+    assert "| 2× | 2156 |" in out and "Ratio 2× / 1×" in out
+
+
+def test_training_flops_are_counted_from_the_layers() -> None:
+    sys.path.insert(0, str(BENCH))
+    try:
+        from throughput import forward_flops
+    finally:
+        sys.path.remove(str(BENCH))
+    import keras
+
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same")(inputs)  # 2*3*3*3*4*8*8
+    x = keras.layers.DepthwiseConv2D(3, padding="same")(x)  # 2*3*3*8*8*4
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = keras.layers.Dense(5)(x)  # 2*4*5
+    model = keras.Model(inputs, outputs)
+    assert forward_flops(model) == 2 * 3 * 3 * 3 * 4 * 64 + 2 * 9 * 64 * 4 + 2 * 4 * 5
+
+
+def test_run_all_has_every_benchmark_of_the_issue() -> None:
+    sys.path.insert(0, str(BENCH))
+    try:
+        import argparse
+
+        from run_all import plan
+    finally:
+        sys.path.remove(str(BENCH))
+    scripts = [step[0] for step in plan(argparse.Namespace(quick=True), Path("/tmp/run"))]
+    for name in ("startup.py", "pipeline.py", "feature_cache.py", "classify_vs_keras.py", "throughput.py",
+                 "latency.py", "memory.py"):
+        assert name in scripts
+    assert all((BENCH / name).is_file() for name in scripts)

@@ -64,6 +64,9 @@ def why_not(session: Any, phase: Any) -> str | None:
         return "the backbone has trainable weights (e.g. BatchNorm) in this phase"
     if session.strategy.num_replicas_in_sync != 1 or session.strategy_name not in ("default",):
         return f"strategy {session.strategy_name} (the cache runs on one device)"
+    if hasattr(session.task, "make_dataset"):
+        # features are extracted from zooft's image pipeline; a task-made pipeline may differ
+        return f"task {session.task.name!r} builds its own data pipeline (make_dataset)"
     if not hasattr(session.task, "feature_head"):
         return f"task {session.task.name!r} has no feature_head hook"
     stochastic = [layer.name for layer in _all_layers(session.backbone.model)
