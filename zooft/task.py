@@ -45,12 +45,76 @@ class Task(Protocol):
     def postprocess(self, outputs: Any, classes: list[str], top_k: int = 1) -> list[dict[str, Any]]:
         """Turn a batch of raw model outputs into one JSON-ready prediction per input."""
 
-    # Optional hook (the training core checks with hasattr; tasks without it train phase 1
-    # through the backbone every epoch):
-    #
-    # def feature_head(self, model: Any, backbone: Backbone) -> tuple[tuple[str, ...], Any] | None:
-    #     """The part of ``model`` after the backbone, as a Keras model whose inputs are the
-    #     named backbone outputs it consumes (e.g. ``("pooled",)``), built from ``model``'s own
-    #     layer objects so that training it trains ``model``. Used by the frozen-feature cache
-    #     (zooft/train/feature_cache.py) to train the head on features computed once. Return
-    #     None when the head needs more than cached backbone outputs (e.g. raw inputs too)."""
+
+# -- optional hooks ------------------------------------------------------------------------------
+# A task may define any of the methods below; the host calls them when present and otherwise
+# keeps the image-classification behaviour. They are optional (not on the Protocol) so that a
+# task written against an older zooft keeps working: hooks evolve additively.
+#
+# make_dataset(examples, targets, *, config, image_size, batch_size, training, shuffle_seed, cache)
+#     -> a batched tf.data.Dataset of (inputs, targets) for train/val/test and `zooft eval`.
+#     Detection needs box-aware augmentation, text needs strings: neither fits the image pipeline.
+# export_model(model, format, metadata) -> the Keras model an exporter converts for ``format``
+#     ("savedmodel", "tflite", "onnx"), e.g. with NMS in the graph or without the tokenizer; it
+#     may add keys to ``metadata`` (vocabulary, post-processing settings) that travel with it.
+# export_inputs(raw, metadata) -> what that export model takes, from raw inputs (float32 images
+#     (n, h, w, 3) or an object array of strings), e.g. token ids. Used for parity samples,
+#     calibration data and by `zooft predict` on an artifact (found by ``metadata["task"]``).
+# parity(reference, candidate, *, labels, targets, classes, format, quantize) -> (metrics, gates):
+#     the task's own comparison of ``{output name: array}`` dicts (e.g. matched boxes for
+#     detection; ``targets`` are the samples' Example.target annotations) and the gates to apply
+#     (zooft/parity.py: ``*_agreement`` / ``min_*`` gates are minimums, others maximums). Accept
+#     ``**kwargs`` too: later versions may pass more keyword arguments.
+# feature_head(model, backbone) -> (names, head) | None: the part of ``model`` after the backbone,
+#     as a Keras model whose inputs are the named backbone outputs it consumes (e.g.
+#     ``("pooled",)``), built from ``model``'s own layer objects so that training it trains
+#     ``model``. The frozen-feature cache (zooft/train/feature_cache.py) then trains phase 1's
+#     head on backbone features computed once. Return None when the head needs more than those
+#     outputs; without the hook (or with make_dataset) phase 1 runs through the backbone.
+
+
+def task_dataset(
+    task: Any,
+    examples: list[Example],
+    *,
+    num_classes: int,
+    config: dict[str, Any],
+    image_size: tuple[int, int] | None,
+    batch_size: int,
+    training: bool,
+    shuffle_seed: int | None = None,
+    cache: str | None = None,
+) -> Any:
+    """The batched ``(inputs, targets)`` pipeline for ``examples``: the task's own
+    ``make_dataset`` if it has one, else the image pipeline with ``config["augment"]`` when training."""
+    targets = task.targets(examples, num_classes)
+    make = getattr(task, "make_dataset", None)
+    if make is not None:
+        return make(
+            examples, targets, config=config, image_size=image_size, batch_size=batch_size,
+            training=training, shuffle_seed=shuffle_seed, cache=cache,
+        )
+    from .data.images import make_image_dataset, parse_augment
+
+    return make_image_dataset(
+        examples,
+        image_size=image_size,
+        batch_size=batch_size,
+        targets=targets,
+        training=training,
+        augment=parse_augment(config.get("augment")) if training else None,
+        shuffle_seed=shuffle_seed,
+        cache=cache,
+    )
+
+
+def export_model(task: Any, model: Any, format: str, metadata: dict[str, Any]) -> Any:  # noqa: A002
+    """The model to convert for ``format`` (the task's ``export_model`` hook, else ``model``)."""
+    hook = getattr(task, "export_model", None)
+    return model if hook is None else hook(model, format, metadata)
+
+
+def export_inputs(task: Any, raw: Any, metadata: dict[str, Any]) -> Any:
+    """Raw inputs turned into the export model's inputs (the task's ``export_inputs``, else ``raw``)."""
+    hook = getattr(task, "export_inputs", None)
+    return raw if hook is None else hook(raw, metadata)

@@ -64,6 +64,8 @@ def why_not(session: Any, phase: Any) -> str | None:
         return "the backbone has trainable weights (e.g. BatchNorm) in this phase"
     if session.strategy.num_replicas_in_sync != 1 or session.strategy_name not in ("default",):
         return f"strategy {session.strategy_name} (the cache runs on one device)"
+    if session.image_size is None:
+        return "not an image model"
     if hasattr(session.task, "make_dataset"):
         # features are extracted from zooft's image pipeline; a task-made pipeline may differ
         return f"task {session.task.name!r} builds its own data pipeline (make_dataset)"
@@ -255,7 +257,7 @@ def build_plan(session: Any, phase: Any) -> FeaturePlan | None:
         h, w = session.image_size
         batch = max(config["batch_size"], min(128, (128 * 96 * 96) // (h * w)))
         source = make_image_dataset(
-            examples, image_size=session.image_size, batch_size=batch, targets=session._targets(examples),
+            examples, image_size=session.image_size, batch_size=batch, targets=session.task.targets(examples, len(session.data.classes)),
             training=False, augment=None, shuffle_seed=None, cache=None,
         )
         if on_disk:
@@ -272,7 +274,7 @@ def build_plan(session: Any, phase: Any) -> FeaturePlan | None:
             shuffle_seed=config["seed"], cache=session.image_cache(split),
         ) if training else None
         datasets[split] = _feature_dataset(
-            features, session._targets(examples), batch_size=config["batch_size"], shuffle=shuffle,
+            features, session.task.targets(examples, len(session.data.classes)), batch_size=config["batch_size"], shuffle=shuffle,
             seed=config["seed"] if training else None, on_disk=on_disk, single=names[0] if len(names) == 1 else None,
         )
     seconds = time.perf_counter() - start

@@ -35,7 +35,7 @@ class TrainingSession:
         keras.mixed_precision.set_global_policy(self.precision)  # tune() restores the previous one
         keras.utils.set_random_seed(config["seed"])
         self.strategy = make_strategy(self.strategy_name)
-        self.image_size = tuple(config["image_size"])
+        self.image_size = tuple(config["image_size"]) if config.get("image_size") else None  # None: text
         self.task = host.task(config["task"]).factory()
         with self.strategy.scope():
             self.backbone = host.backbone_source(spec.source).factory(
@@ -51,24 +51,22 @@ class TrainingSession:
         self.feature_cache_note: str | None = None  # set by feature_cache.build_plan
 
     # -- data ------------------------------------------------------------------------------------
-    def _targets(self, examples: list[Any]) -> Any:
-        return self.task.targets(examples, len(self.data.classes))
-
     def dataset(self, split: str, *, training: bool) -> Any:
         """A batched tf.data pipeline over ``split`` (None when the split is empty)."""
-        from ..data.images import make_image_dataset, parse_augment
+        from ..task import task_dataset
 
         examples = self.data.splits.get(split) or []
         if not examples:
             return None
         cache = self.image_cache(split)
-        return make_image_dataset(
+        return task_dataset(
+            self.task,
             examples,
+            num_classes=len(self.data.classes),
+            config=self.config,
             image_size=self.image_size,
             batch_size=self.config["batch_size"],
-            targets=self._targets(examples),
             training=training,
-            augment=parse_augment(self.config["augment"]) if training else None,
             shuffle_seed=self.config["seed"] if training else None,
             cache=cache,
         )
@@ -177,6 +175,29 @@ class TrainingSession:
             load_weights(self.model, self.store.best_path())
             best = self.state["best"]
             self.console.print(f"restored best weights: {best['phase']} epoch {best['epoch']} (val_loss {best['value']:.4f})")
+        if self.config["weights"] == "none":
+            self._recalibrate_batchnorm()
+
+    def _recalibrate_batchnorm(self) -> None:
+        """From scratch, BatchNorm trained too: re-estimate its statistics on the final weights
+        (zooft/train/batchnorm.py says why), on shuffled training data without augmentation."""
+        from ..task import task_dataset
+        from .batchnorm import recalibrate_batchnorm
+
+        dataset = task_dataset(
+            self.task,
+            self.data.splits["train"],
+            num_classes=len(self.data.classes),
+            config={**self.config, "augment": "none"},
+            image_size=self.image_size,
+            batch_size=self.config["batch_size"],
+            training=True,
+            shuffle_seed=self.config["seed"],
+        )
+        with self.strategy.scope():
+            batches = recalibrate_batchnorm(self.model, dataset, strategy=self.strategy)
+        if batches:
+            self.console.print(f"re-estimated BatchNorm statistics on {batches} training batches")
 
     def _fit(self, model: Any, train_ds: Any, val_ds: Any, *, epochs: int, initial_epoch: int, callbacks: list[Any], steps: int) -> None:
         """``model.fit``, or zooft's own loop under MultiWorkerMirroredStrategy (multiworker.py)."""
