@@ -187,7 +187,16 @@ def _decode_and_resize(data: tf.Tensor, image_size: tuple[int, int]) -> tf.Tenso
     # channels=3 turns grey and RGBA into RGB; expand_animations=False keeps a GIF's first frame
     image = tf.io.decode_image(data, channels=3, expand_animations=False)
     image.set_shape([None, None, 3])
-    image = tf.image.resize(image, image_size, method="bilinear", antialias=True)
+    # Antialiasing only matters when shrinking; when enlarging it gives the same uint8 pixels
+    # (checked on the digits, 32 -> 96 px) through a kernel measured 2.5-6x slower than
+    # plain bilinear, so small images skip it.
+    shape = tf.shape(image)
+    shrink = tf.logical_or(shape[0] > image_size[0], shape[1] > image_size[1])
+    image = tf.cond(
+        shrink,
+        lambda: tf.image.resize(image, image_size, method="bilinear", antialias=True),
+        lambda: tf.image.resize(image, image_size, method="bilinear"),
+    )
     return tf.cast(tf.round(tf.clip_by_value(image, 0.0, 255.0)), tf.uint8)
 
 
