@@ -54,13 +54,6 @@ def test_pipeline_benchmark_compares_with_image_data_generator() -> None:
     assert "ImageDataGenerator.flow_from_directory (tf_keras)" in out and "zooft make_image_dataset" in out
 
 
-@pytest.mark.slow
-def test_memory_benchmark_runs_two_sizes() -> None:
-    out = _script("memory.py", "--scale", "2", "--epochs", "1", "--fine-tune-epochs", "0", "--image-size", "16",
-                  "--digits-size", "8")
-    assert "| 2× | 2156 |" in out and "Ratio 2× / 1×" in out
-
-
 def test_training_flops_are_counted_from_the_layers() -> None:
     sys.path.insert(0, str(BENCH))
     try:
