@@ -158,15 +158,18 @@ def build_backbone(
     features = layer(x)
     if len(features.shape) == 4:  # a feature map: pool it (some hub models return maps)
         features = keras.layers.GlobalAveragePooling2D(name="pooled")(features)
-    model = keras.Model(raw, {"pooled": features}, name=re.sub(r"[^A-Za-z0-9_]", "_", spec.short_name)[:60] or "hub")
-    keys, groups = variable_groups(layer.hub_names) if layer.fine_tunable else ([], [])
+    # Keras scope names must start with a letter or digit: paths and URLs do not
+    model_name = re.sub(r"[^A-Za-z0-9]+", "_", spec.short_name).strip("_")[-60:].lstrip("_") or "hub"
+    model = keras.Model(raw, {"pooled": features}, name=model_name)
+    # A signature-only model gets one group, so that unfreezing it reaches set_trainable's note.
+    keys, groups = variable_groups(layer.hub_names) if layer.fine_tunable else (["signature"], [list(range(len(layer.hub_variables)))])
     info = {
         "params": int(model.count_params()),
         "handle": handle,
         "path": layer.local_path,
         "fine_tunable": layer.fine_tunable,
         "variables": len(layer.hub_variables),
-        "variable_groups": len(groups),
+        "variable_groups": len(groups) if layer.fine_tunable else 0,
     }
     return HubBackbone(
         model=model,
