@@ -100,7 +100,7 @@ def _progress_printer(label: str) -> Any:
 
     console = Console(stderr=True)
     if not console.is_terminal:
-        state = {"next": 0}
+        state = {"next": 16 << 20}  # small downloads stay silent in logs
 
         def plain(done: int, total: int | None) -> None:
             if done >= state["next"]:  # every 16 MB: enough to show life in logs, not spam
