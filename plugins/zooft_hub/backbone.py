@@ -49,6 +49,16 @@ def variable_groups(names: list[str]) -> tuple[list[str], list[list[int]]]:
     return keys, groups
 
 
+def batchnorm_variables(names: list[str]) -> set[int]:
+    """Indices of BatchNorm scale/offset variables: a ``…/gamma`` or ``…/beta`` whose scope also
+    holds a ``moving_mean`` (GroupNorm and LayerNorm have none, so they train as usual)."""
+    scopes_with_stats = {n.rpartition("/")[0] for n in names if n.rpartition("/")[2].startswith("moving_mean")}
+    return {
+        i for i, n in enumerate(names)
+        if n.rpartition("/")[2] in ("gamma", "beta") and n.rpartition("/")[0] in scopes_with_stats
+    }
+
+
 @dataclass
 class HubBackbone(zooft.Backbone):
     """A :class:`zooft.Backbone` whose layer groups are groups of the hub model's variables.
@@ -63,8 +73,8 @@ class HubBackbone(zooft.Backbone):
     def set_trainable(self, groups: int | str, *, train_batchnorm: bool = False) -> int:
         """Open the last ``groups`` variable groups (``"all"``; ``0`` freezes the hub model).
 
-        BatchNorm runs in training mode only when ``train_batchnorm`` (zooft passes it for
-        random-init training); otherwise it keeps its pretrained statistics (inference mode),
+        As for Keras backbones, BatchNorm trains only with ``train_batchnorm``: otherwise its
+        scale/offset stay frozen and it runs in inference mode (pretrained statistics kept),
         while the other weights of the open groups train. A signature-only model stays frozen
         and says why.
         """
@@ -80,13 +90,14 @@ class HubBackbone(zooft.Backbone):
             )
             count = 0
         open_ids = {i for group in var_groups[n_groups - count:] for i in group} if count else set()
-        trainable_ids = set(getattr(layer, "trainable_ids", set()))
-        for i, var in enumerate(layer.hub_variables):
-            var.trainable = i in open_ids and i in trainable_ids
+        # Layer flags first: Keras's trainable setter resets every variable's flag it owns.
+        self.model.trainable = bool(open_ids)
         layer.trainable = bool(open_ids)
         layer.train_batchnorm = bool(train_batchnorm)
-        # The rest of the backbone (preprocessing) has no weights; keep the model flag consistent.
-        self.model.trainable = bool(open_ids)
+        trainable_ids = set(getattr(layer, "trainable_ids", set()))
+        frozen_bn = set() if train_batchnorm else batchnorm_variables(layer.hub_names)
+        for i, var in enumerate(layer.hub_variables):
+            var.trainable = i in open_ids and i in trainable_ids and i not in frozen_bn
         return len(layer.trainable_weights)
 
 

@@ -19,7 +19,7 @@ from zooft.cli import run as cli
 sys.path.insert(0, str(Path(__file__).parents[1] / "integration"))
 import hub_fixtures as hf  # noqa: E402  (its TensorFlow parts are imported lazily)
 
-from zooft_hub.backbone import variable_groups  # noqa: E402
+from zooft_hub.backbone import batchnorm_variables, variable_groups  # noqa: E402
 from zooft_hub.fetch import archive_url, fetch_module, module_dir, normalize_handle  # noqa: E402
 from zooft_hub.plugin import resolve  # noqa: E402
 
@@ -85,6 +85,12 @@ def test_variable_groups_follow_blocks_from_input_to_output() -> None:
     assert groups == [[0, 1], [2, 3], [4], [5]]
     keys, groups = variable_groups(["block1_conv/kernel", "block1_bn/gamma", "block2_conv/kernel"])
     assert keys == ["block1", "block2"] and groups == [[0, 1], [2]]
+
+
+def test_batchnorm_variables_are_told_from_other_norms() -> None:
+    names = ["a/conv/kernel", "a/BatchNorm/gamma", "a/BatchNorm/beta", "a/BatchNorm/moving_mean",
+             "a/BatchNorm/moving_variance", "b/group_norm/gamma", "b/group_norm/beta"]
+    assert batchnorm_variables(names) == {1, 2}
 
 
 def test_offline_names_the_handle_the_cache_and_the_fix(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
