@@ -147,6 +147,7 @@ def tune(options: dict[str, Any]) -> Run:
     resolved, spec, resume_dir = resolve_tune_config(options)
     config = resolved.values
     check_exports(config["export"])
+    prefetch_weights(spec, config)
     if resume_dir is None:
         data = load_training_data(config)  # before the run directory: a bad data set leaves nothing behind
         run_dir = prepare_run_dir(resolved, spec)
@@ -189,6 +190,17 @@ def tune(options: dict[str, Any]) -> Run:
             err.print(f"exported {fmt}{':' + quant if quant else ''}: {result['artifact']}")
         refresh_report(run)
     return Run.open(run_dir)
+
+
+def prefetch_weights(spec: ModelSpec, config: dict[str, Any]) -> None:
+    """Fetch the backbone's weights (as ``zooft pull`` does) before TensorFlow is imported, so a
+    missing download offline or without network fails in a second, not after the import."""
+    from ..cache import cache_root
+    from ..plugins import get_host
+
+    source = get_host().backbone_source(spec.source)
+    if source.fetch is not None and config["weights"] == "pretrained":
+        source.fetch(spec, from_file=None, cache_dir=cache_root())
 
 
 def check_exports(items: list[str]) -> None:
