@@ -221,3 +221,41 @@ def test_export_tflite_and_onnx_pass_the_parity_gate(tuned: dict[str, Any], monk
     for result in results:
         assert result["parity"]["passed"], result["parity"]
         assert Path(result["artifact"]).is_file()
+
+
+def test_hub_model_trains_exactly_like_its_keras_twin(served: dict[str, Any]) -> None:
+    """The same network as a Keras model and as a hub model: same features, and fine-tuning with
+    the same head, data and optimizer gives the same losses and the same accuracy."""
+    import keras
+
+    import zooft
+    from zooft_hub.backbone import build_backbone
+
+    rng = np.random.default_rng(2)
+    x = rng.uniform(0, 1, (48, hf.SIZE, hf.SIZE, 3)).astype("float32")
+    y = (x[:, :, :, 0].mean(axis=(1, 2)) > x[:, :, :, 2].mean(axis=(1, 2))).astype("int32")
+
+    def head(features: Any) -> Any:
+        return keras.layers.Dense(2, kernel_initializer=keras.initializers.GlorotUniform(seed=7), name="head")(features)
+
+    twin = hf.tiny_cnn(seed=0)  # the weights the served hub model was written with
+    for layer in twin.layers:  # as zooft freezes Keras backbones: BatchNorm frozen, inference mode
+        layer.trainable = not isinstance(layer, keras.layers.BatchNormalization)
+    keras_model = keras.Model(twin.input, head(twin.output))
+    spec = zooft.ModelSpec(name="hub:twin", source="hub", locator=str(served["dir"]),
+                           weights=zooft.WeightsSpec("builtin", "hub"), input_size=(hf.SIZE, hf.SIZE),
+                           preprocessing={"mode": "none"})
+    backbone = build_backbone(spec)
+    hub_model = keras.Model(backbone.model.input, head(backbone.model.output["pooled"]))
+    backbone.set_trainable("all")
+    np.testing.assert_allclose(backbone.model.predict(x, verbose=0)["pooled"], twin.predict(x, verbose=0), atol=1e-5)
+    assert len(hub_model.trainable_weights) == len(keras_model.trainable_weights)  # 3 kernels + head
+
+    histories = []
+    for model in (keras_model, hub_model):
+        model.compile(optimizer=keras.optimizers.Adam(0.01), metrics=["accuracy"],
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        histories.append(model.fit(x, y, epochs=4, batch_size=16, shuffle=False, verbose=0).history)
+    np.testing.assert_allclose(histories[1]["loss"], histories[0]["loss"], rtol=1e-3)
+    assert histories[1]["accuracy"] == pytest.approx(histories[0]["accuracy"], abs=1e-6)
+    assert histories[0]["loss"][-1] < histories[0]["loss"][0]  # it did learn something

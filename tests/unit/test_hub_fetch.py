@@ -151,3 +151,15 @@ def test_bad_archives_are_refused_in_one_line(kind: str, www: tuple[Path, str], 
     assert not Path("/tmp/zooft-escaped.txt").exists() and not (tmp_path / "escaped.txt").exists()
     assert cli(["pull", "hub:efficientnet", "--from", str(root / f"{kind}.tar.gz")]) == 1  # imported by hand
     assert len(capsys.readouterr().err.splitlines()) == 2
+
+
+def test_tune_fails_offline_in_one_line_before_importing_tensorflow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("ZOOFT_OFFLINE", "1")
+    capsys.readouterr()
+    code = cli(["tune", "--backbone", "hub:efficientnet", "--data", str(tmp_path), "--output", str(tmp_path / "run")])
+    assert code != 0
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("error: hub:efficientnet") and "zooft pull hub:efficientnet" in lines[1]
+    assert "tensorflow" not in sys.modules  # the fetch runs before the training core imports TF
+    assert not (tmp_path / "run").exists()
