@@ -167,7 +167,8 @@ def build_backbone(
     x = _preprocess(raw, spec.preprocessing, spec.name)
     # float32 whatever the precision policy: the SavedModel's graph is float32 and would reject
     # the float16 inputs a mixed-precision policy casts to
-    layer = HubLayer(handle, output_key=spec.options.get("output_key"), name="hub", dtype="float32")
+    layer = HubLayer(handle, output_key=spec.options.get("output_key"), name="hub", dtype="float32",
+                     cache_dir=str(cache_dir) if cache_dir else None)
     features = layer(x)
     if len(features.shape) == 4:  # a feature map: pool it (some hub models return maps)
         features = keras.layers.GlobalAveragePooling2D(name="pooled")(features)

@@ -140,8 +140,9 @@ def fetch_module(
     """Make ``spec``'s SavedModel available locally and return its directory.
 
     Local directories are used where they are. Remote handles are looked up in the cache,
-    else downloaded (the entry's ``weights: {url:, sha256:}`` archive when it has one, else the
-    handle's archive) and unpacked safely. ``from_file`` imports a .tar.gz fetched by hand (or a
+    else unpacked from the entry's ``weights: {file:, sha256:}`` archive, or downloaded (the
+    entry's ``weights: {url:, sha256:}`` archive when it has one, else the handle's archive)
+    and unpacked safely. ``from_file`` imports a .tar.gz fetched by hand (or a
     SavedModel directory, copied). Offline (``offline=True`` or ``ZOOFT_OFFLINE=1``) or with the
     network unreachable, a missing model raises :class:`zooft.OfflineError` naming the handle,
     the cache folder and the ``zooft pull`` commands that fix it.
@@ -179,6 +180,8 @@ def fetch_module(
         return _install_archive(src, dest, what, str(src))
     if is_saved_model(dest):
         return dest
+    if spec.weights.kind == "file" and spec.weights.location:  # an archive next to the registry file
+        return fetch_module(spec, from_file=spec.weights.location, cache_dir=cache_dir)
     offline = cache.is_offline() if offline is None else offline
     hint = _pull_hint(spec.name, handle, dest)
     if offline:

@@ -26,6 +26,8 @@ from typing import Any
 
 import keras
 
+import zooft
+
 _BAD_CHARS = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
@@ -40,8 +42,6 @@ def load_module(handle: str, cache_dir: Any = None) -> tuple[Any, str]:
     import os
 
     import tensorflow_hub as hub
-
-    import zooft
 
     from .fetch import fetch_module, hub_cache_dir, is_remote, normalize_handle
 
@@ -65,6 +65,7 @@ class HubLayer(keras.layers.Layer):
     :param train_batchnorm: run the model in training mode when training (BatchNorm uses batch
         statistics and updates its moving averages). ``False`` keeps BatchNorm in inference
         mode while the other weights fine-tune, as zooft does for Keras backbones.
+    :param cache_dir: zooft's cache root (default ``ZOOFT_HOME``).
     """
 
     def __init__(
@@ -72,13 +73,16 @@ class HubLayer(keras.layers.Layer):
         handle: str,
         output_key: str | None = None,
         train_batchnorm: bool = False,
+        cache_dir: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.handle = handle
         self.output_key = output_key
         self.train_batchnorm = bool(train_batchnorm)
-        self.module, self.local_path = load_module(handle)
+        # cache_dir is not serialized: a saved model resolves its handle in the loading
+        # machine's cache (ZOOFT_HOME), not in the one it was trained with
+        self.module, self.local_path = load_module(handle, cache_dir)
         # Reusable SavedModels (the TF2 hub format) expose __call__(x, training) and their
         # variables; older exports offer only signatures: those run frozen.
         self.callable = callable(self.module)
@@ -87,8 +91,6 @@ class HubLayer(keras.layers.Layer):
         if not self.callable:
             signatures = getattr(self.module, "signatures", None) or {}
             if "serving_default" not in signatures:
-                import zooft
-
                 raise zooft.WeightsError(
                     f"hub model {handle} has neither a __call__ function nor a serving_default signature",
                     hint="use a TF2 SavedModel for TF Hub (a 'feature_vector' model in TF2 format)",
@@ -132,8 +134,6 @@ class HubLayer(keras.layers.Layer):
             if key is None and len(outputs) == 1:
                 key = next(iter(outputs))
             if key not in outputs:
-                import zooft
-
                 raise zooft.ConfigError(
                     f"hub model {self.handle} returns outputs {sorted(outputs)}; which one is the feature vector?",
                     hint="set options: {output_key: NAME} in the registry entry",

@@ -163,3 +163,25 @@ def test_tune_fails_offline_in_one_line_before_importing_tensorflow(tmp_path: Pa
     assert len(lines) == 2 and lines[0].startswith("error: hub:efficientnet") and "zooft pull hub:efficientnet" in lines[1]
     assert "tensorflow" not in sys.modules  # the fetch runs before the training core imports TF
     assert not (tmp_path / "run").exists()
+
+
+def test_registry_entry_with_a_pinned_local_archive(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    archive = _fake_savedmodel_archive(tmp_path / "mine.tar.gz")
+    digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+    registry = tmp_path / "zoo.yaml"
+    registry.write_text(f"""version: 1
+models:
+  hub:mine:
+    locator: https://tfhub.dev/me/mine/1
+    weights: {{file: mine.tar.gz, sha256: {digest}}}
+    input_size: 64
+    preprocessing: unit
+  hub:mine_bad:
+    locator: https://tfhub.dev/me/mine/2
+    weights: {{file: mine.tar.gz, sha256: {"f" * 64}}}
+""")
+    capsys.readouterr()
+    assert cli(["--registry", str(registry), "pull", "hub:mine"]) == 0
+    assert (module_dir("https://tfhub.dev/me/mine/1") / "saved_model.pb").is_file()
+    assert cli(["--registry", str(registry), "pull", "hub:mine_bad"]) == 1
+    assert "sha256 mismatch" in capsys.readouterr().err
