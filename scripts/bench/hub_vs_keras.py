@@ -87,6 +87,7 @@ def main() -> None:
               "--batch-size", str(args.batch_size), "--lr", str(args.lr), "--fine-tune-lr", str(args.fine_tune_lr)]
     env = {**os.environ, "ZOOFT_HOME": str(work / "home")}
     seeds = [int(s) for s in args.seeds.split(",")]
+    losses: dict[int, list[list[float]]] = {}
     results: dict[str, list[tuple[float, float]]] = {"keras (embedded)": [], "hub (same network, over HTTP)": []}
     with hub_fixtures.serve(work / "www") as base:
         for seed in seeds:
@@ -95,6 +96,8 @@ def main() -> None:
                 seconds = _tune(["--backbone", backbone_name, "--output", str(out), "--seed", str(seed), *common], env)
                 metrics = json.loads((out / "metrics.json").read_text())
                 results[name].append((metrics["accuracy"], seconds))
+                history = json.loads((out / "history.json").read_text())
+                losses.setdefault(seed, []).append([e["loss"] for p in history["phases"] for e in p["epochs"]])
                 print(f"seed {seed} {name}: accuracy {metrics['accuracy']:.4f} in {seconds:.0f}s", file=sys.stderr)
 
     import keras
@@ -107,6 +110,7 @@ def main() -> None:
 
     table = "\n".join(row(name, runs) for name, runs in results.items())
     keras_acc, hub_acc = (sum(a for a, _ in runs) / len(runs) for runs in results.values())
+    loss_diff = max(abs(a - b) for pair in losses.values() for a, b in zip(*pair))
     section = f"""
 ## Hub backbone vs the same network as a Keras backbone
 
@@ -122,7 +126,8 @@ at {args.image_size} px; {args.epochs} head epochs + {args.fine_tune_epochs} fin
 |---|---|---|---|
 {table}
 
-Mean accuracy hub − keras = **{hub_acc - keras_acc:+.4f}**. The two backbones compute the same
+Mean accuracy hub − keras = **{hub_acc - keras_acc:+.4f}**; largest difference of a per-epoch training
+loss between the two = {loss_diff:.1e}. The two backbones compute the same
 features (max |difference| of the pooled vectors on 64 random images: {feature_diff:.2e}), and zooft
 re-seeds before building the head, so both runs start from the same head and see the same
 batches: the per-epoch losses should agree to float precision, not only the final accuracy.
