@@ -153,15 +153,20 @@ def test_bad_archives_are_refused_in_one_line(kind: str, www: tuple[Path, str], 
     assert len(capsys.readouterr().err.splitlines()) == 2
 
 
-def test_tune_fails_offline_in_one_line_before_importing_tensorflow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_tune_fails_offline_in_one_line_before_importing_tensorflow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import subprocess
+
     monkeypatch.setenv("ZOOFT_OFFLINE", "1")
-    capsys.readouterr()
-    code = cli(["tune", "--backbone", "hub:efficientnet", "--data", str(tmp_path), "--output", str(tmp_path / "run")])
-    assert code != 0
-    lines = capsys.readouterr().err.splitlines()
+    code = (  # a fresh process: other tests in this one may have imported TensorFlow already
+        "import sys; from zooft.cli import run; "
+        f"code = run(['tune', '--backbone', 'hub:efficientnet', '--data', {str(tmp_path)!r}, '--output', {str(tmp_path / 'run')!r}]); "
+        "print(code, 'tensorflow' in sys.modules)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ), timeout=120)
+    assert proc.stdout.split() == ["1", "False"], proc.stdout + proc.stderr  # failed, and TF was never imported
+    lines = proc.stderr.splitlines()
     assert len(lines) == 2 and lines[0].startswith("error: hub:efficientnet") and "zooft pull hub:efficientnet" in lines[1]
-    assert "tensorflow" not in sys.modules  # the fetch runs before the training core imports TF
     assert not (tmp_path / "run").exists()
 
 
