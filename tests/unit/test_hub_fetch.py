@@ -190,3 +190,15 @@ models:
     assert (module_dir("https://tfhub.dev/me/mine/1") / "saved_model.pb").is_file()
     assert cli(["--registry", str(registry), "pull", "hub:mine_bad"]) == 1
     assert "sha256 mismatch" in capsys.readouterr().err
+
+
+def test_default_run_directory_of_an_ad_hoc_url_is_one_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from zooft.config import ResolvedConfig
+    from zooft.train.tune import prepare_run_dir
+
+    monkeypatch.chdir(tmp_path)
+    spec = resolve("http://127.0.0.1:8000/models/net.tar.gz")
+    assert spec is not None
+    run_dir = prepare_run_dir(ResolvedConfig({"output": None, "task": "classify"}, {}), spec)
+    assert run_dir.parent == Path("runs") and run_dir.name.startswith("http_127.0.0.1_8000_models_net.tar.gz-classify-")
+    assert run_dir.is_dir()

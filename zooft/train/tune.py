@@ -7,6 +7,7 @@ from the start (config, labels, data index) so that an interrupted run can be re
 from __future__ import annotations
 
 import math
+import re
 import shutil
 import time
 from dataclasses import dataclass
@@ -104,7 +105,9 @@ def prepare_run_dir(config: ResolvedConfig, spec: ModelSpec) -> Path:
     output = config.values.get("output")
     if not output:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        output = str(Path("runs") / f"{spec.short_name}-{config.values['task']}-{stamp}")
+        # ad-hoc names may be URLs or paths (hub:https://…/m.tar.gz): one safe folder name
+        stem = re.sub(r"[^A-Za-z0-9_.+-]+", "_", spec.short_name).strip("_.")[-60:] or "model"
+        output = str(Path("runs") / f"{stem}-{config.values['task']}-{stamp}")
     run_dir = Path(output)
     if run_dir.exists() and any(run_dir.iterdir()):
         raise RunError(
