@@ -49,8 +49,8 @@ def _xywh(boxes: np.ndarray) -> list[list[float]]:
 
 
 def coco_metrics(records: Sequence[ImageRecord], classes: Sequence[str], *, curves: bool = True) -> dict[str, Any]:
-    """``map`` (AP@[.5:.95]), ``map_50``, ``map_75``, ``per_class`` ``{name: {ap, ap_50}}`` (``None``
-    for classes without objects), ``images``, ``objects``, ``detections`` and, with ``curves``,
+    """``map`` (AP@[.5:.95]), ``map_50``, ``map_75``, ``per_class`` ``{name: {ap, ap_50, objects}}``
+    (APs ``None`` for classes without objects), ``images``, ``objects``, ``detections`` and, with ``curves``,
     ``pr_curves`` ``{name: [[recall, precision] ...]}`` at IoU 0.5 (101 recall points)."""
     COCO, COCOeval = _pycocotools()
     images, annotations, results = [], [], []
@@ -62,7 +62,10 @@ def coco_metrics(records: Sequence[ImageRecord], classes: Sequence[str], *, curv
         for box, score, label in zip(_xywh(rec.boxes), np.asarray(rec.scores).reshape(-1), np.asarray(rec.classes).reshape(-1)):
             results.append({"image_id": image_id, "category_id": int(label) + 1, "bbox": box, "score": float(score)})
     summary: dict[str, Any] = {"images": len(records), "objects": len(annotations), "detections": len(results)}
-    empty = {"map": 0.0, "map_50": 0.0, "map_75": 0.0, "per_class": {c: None for c in classes}, **summary}
+    counts = np.bincount([a["category_id"] - 1 for a in annotations], minlength=len(classes))
+    per_class: dict[str, Any] = {name: {"ap": 0.0 if counts[k] else None, "ap_50": 0.0 if counts[k] else None,
+                                        "objects": int(counts[k])} for k, name in enumerate(classes)}
+    empty = {"map": 0.0, "map_50": 0.0, "map_75": 0.0, "per_class": per_class, **summary}
     if not annotations:
         raise zooft.DataError("no objects to evaluate against", hint="the evaluation images carry no boxes")
     if not results:
@@ -78,16 +81,13 @@ def coco_metrics(records: Sequence[ImageRecord], classes: Sequence[str], *, curv
         evaluator.accumulate()
         evaluator.summarize()
     precision = evaluator.eval["precision"]  # (iou T, recall R, class K, area A, maxdets M)
-    per_class: dict[str, Any] = {}
     pr: dict[str, list[list[float]]] = {}
     for k, name in enumerate(classes):
         p = precision[:, :, k, 0, -1]
         if (p > -1).any():
-            per_class[name] = {"ap": float(np.mean(p[p > -1])), "ap_50": float(np.mean(p[0][p[0] > -1]))}
+            per_class[name].update(ap=float(np.mean(p[p > -1])), ap_50=float(np.mean(p[0][p[0] > -1])))
             if curves:
                 pr[name] = [[float(r), float(max(v, 0.0))] for r, v in zip(evaluator.params.recThrs, p[0])]
-        else:
-            per_class[name] = None
     stats = evaluator.stats
     metrics = {"map": max(float(stats[0]), 0.0), "map_50": max(float(stats[1]), 0.0), "map_75": max(float(stats[2]), 0.0),
                "per_class": per_class, **summary}

@@ -53,7 +53,9 @@ def _parse_text(text: str) -> dict[str, Any]:
         key, sep, raw = part.partition("=")
         if not sep:
             raise zooft.ConfigError(f"task option {part!r} has no value", hint="write key=value, e.g. score_threshold=0.3")
-        result[key.strip()] = yaml.safe_load(raw.strip())
+        raw = raw.strip()
+        # YAML 1.1 reads "1:2" as a base-60 number: lists written with ':' stay text
+        result[key.strip()] = raw if ":" in raw else yaml.safe_load(raw)
     return result
 
 

@@ -229,8 +229,8 @@ class DetectTask:
         return raw
 
     def parity(
-        self, reference: Mapping[str, np.ndarray], candidate: Mapping[str, np.ndarray], *, labels: Any, classes: list[str],
-        format: str, quantize: str | None,  # noqa: A002
+        self, reference: Mapping[str, np.ndarray], candidate: Mapping[str, np.ndarray], *, classes: list[str],
+        quantize: str | None = None, **_: Any,
     ) -> tuple[dict[str, Any], dict[str, float]]:
         """Compare detections (see :mod:`.parity`)."""
         from .parity import detection_parity
