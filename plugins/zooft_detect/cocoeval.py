@@ -65,7 +65,7 @@ def coco_metrics(records: Sequence[ImageRecord], classes: Sequence[str], *, curv
     counts = np.bincount([a["category_id"] - 1 for a in annotations], minlength=len(classes))
     per_class: dict[str, Any] = {name: {"ap": 0.0 if counts[k] else None, "ap_50": 0.0 if counts[k] else None,
                                         "objects": int(counts[k])} for k, name in enumerate(classes)}
-    empty = {"map": 0.0, "map_50": 0.0, "map_75": 0.0, "per_class": per_class, **summary}
+    empty = {"map": 0.0, "map_50": 0.0, "map_75": 0.0, "per_class": per_class, **summary, **({"pr_curves": {}} if curves else {})}
     if not annotations:
         raise zooft.DataError("no objects to evaluate against", hint="the evaluation images carry no boxes")
     if not results:
