@@ -71,10 +71,30 @@ def _match(ref: dict[str, np.ndarray], cand: dict[str, np.ndarray]) -> tuple[int
     return len(refs), missed, extras, ious, diffs
 
 
+def _truth_map(found: list[dict[str, np.ndarray]], targets: list[Any], classes: list[str]) -> float | None:
+    """mAP@.5 against the samples' annotated boxes (informational: the parity images are plainly
+    resized, so this is the task metric only for ``resize=plain`` runs)."""
+    from .cocoeval import ImageRecord, coco_metrics
+
+    records = []
+    for f, target in zip(found, targets):
+        if not isinstance(target, Mapping) or not target.get("width") or not target.get("height"):
+            return None
+        w, h = float(target["width"]), float(target["height"])
+        gt = np.asarray(target.get("boxes") or [], dtype=np.float64).reshape(-1, 4)
+        records.append(ImageRecord(w, h, gt, np.asarray(target.get("labels") or [], dtype=np.int64),
+                                   f["boxes"] * [w, h, w, h], f["scores"], f["classes"]))
+    if not records or not any(len(r.gt_boxes) for r in records):
+        return None
+    return float(coco_metrics(records, classes, curves=False)["map_50"])
+
+
 def detection_parity(
-    reference: Mapping[str, np.ndarray], candidate: Mapping[str, np.ndarray], *, classes: list[str], quantize: str | None
+    reference: Mapping[str, np.ndarray], candidate: Mapping[str, np.ndarray], *, classes: list[str], quantize: str | None,
+    targets: list[Any] | None = None,
 ) -> tuple[dict[str, Any], dict[str, float]]:
-    """``(metrics, gates)`` for the task ``parity`` hook."""
+    """``(metrics, gates)`` for the task ``parity`` hook; with ``targets`` (the samples' annotations)
+    also both models' mAP@.5 against the real boxes."""
     from .cocoeval import ImageRecord, coco_metrics
     from .postprocess import detections
 
@@ -110,4 +130,7 @@ def detection_parity(
         found = coco_metrics(records, classes, curves=False)
         metrics["map_50_vs_reference"] = found["map_50"]
         metrics["map_drop"] = 1.0 - found["map_50"]
+    if targets is not None and len(targets) == len(ref_found):
+        metrics["map_50_reference"] = _truth_map(ref_found, targets, classes)
+        metrics["map_50_export"] = _truth_map(cand_found, targets, classes)
     return metrics, gates_for(quantize)

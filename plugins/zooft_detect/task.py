@@ -230,9 +230,9 @@ class DetectTask:
 
     def parity(
         self, reference: Mapping[str, np.ndarray], candidate: Mapping[str, np.ndarray], *, classes: list[str],
-        quantize: str | None = None, **_: Any,
+        quantize: str | None = None, targets: Any = None, **_: Any,
     ) -> tuple[dict[str, Any], dict[str, float]]:
         """Compare detections (see :mod:`.parity`)."""
         from .parity import detection_parity
 
-        return detection_parity(reference, candidate, classes=classes, quantize=quantize)
+        return detection_parity(reference, candidate, classes=classes, quantize=quantize, targets=targets)

@@ -119,3 +119,15 @@ def test_write_detect_demo_is_a_loadable_coco_set(tmp_path: Path) -> None:
     assert (Path(again["path"]) / "test.json").read_text() == (Path(summary["path"]) / "test.json").read_text()
     with pytest.raises(FileExistsError):
         write_detect_demo(tmp_path / "demo", images=20, size=48)
+
+
+def test_eval_data_is_mapped_onto_the_run_classes(tmp_path: Path) -> None:
+    for i in range(2):
+        _image(tmp_path / "images" / f"{i}.png")
+    anns = [{"id": 1, "image_id": 1, "category_id": 7, "bbox": [1, 2, 10, 5]},
+            {"id": 2, "image_id": 2, "category_id": 3, "bbox": [0, 0, 10, 10]}]
+    (tmp_path / "annotations.json").write_text(json.dumps(_coco_doc(anns)))
+    data = load_data(tmp_path, task="detect", val_split=0.0, class_names=["bird", "cat", "dog"])
+    first, second = data.splits["train"]
+    assert first.target["labels"] == [1] and first.label == (1,)  # cat
+    assert second.target["labels"] == [2] and second.label == (2,)  # dog
