@@ -20,6 +20,16 @@ def _print_metrics(metrics: dict[str, Any]) -> None:
         out.print(f"accuracy {metrics['accuracy']:.4f} on {metrics.get('samples', '?')} images")
     if isinstance(metrics.get("top_k"), dict):
         out.print(f"top-{metrics['top_k']['k']} accuracy {metrics['top_k']['accuracy']:.4f}")
+    if "map" in metrics:  # detection (COCO metrics)
+        out.print(f"mAP@[.5:.95] {metrics['map']:.4f}  mAP@.5 {metrics['map_50']:.4f} on {metrics.get('images', '?')} images")
+        table = Table(box=None, header_style="bold")
+        for column in ("class", "AP", "AP@.5", "objects"):
+            table.add_column(column)
+        for name, row in (metrics.get("per_class") or {}).items():
+            ap, ap50 = row.get("ap"), row.get("ap_50")
+            table.add_row(name, "—" if ap is None else f"{ap:.3f}", "—" if ap50 is None else f"{ap50:.3f}", str(row.get("objects", "")))
+        out.print(table)
+        return
     per_class = metrics.get("per_class") or {}
     if per_class:
         table = Table(box=None, header_style="bold")
