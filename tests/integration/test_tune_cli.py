@@ -122,6 +122,17 @@ def test_a_drifting_export_fails_the_command_in_one_line(
     assert not (run_dir / "exports" / "onnx").exists()
 
 
+def test_from_scratch_run_re_estimates_batchnorm(data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "scratch"
+    argv = ["tune", *SMALL, "--weights", "none", "--data", str(data_dir), "--epochs", "0", "--fine-tune-epochs", "1",
+            "--unfreeze", "all", "--output", str(out)]
+    capsys.readouterr()
+    assert cli(argv) == 0
+    captured = capsys.readouterr()
+    assert "re-estimated BatchNorm statistics on" in captured.out + captured.err
+    assert json.loads((out / "metrics.json").read_text())["split"] == "test"
+
+
 def test_flags_beat_the_config_file(data_dir: Path, tmp_path: Path) -> None:
     config = tmp_path / "tune.yaml"
     config.write_text("epochs: 3\nfine-tune-epochs: 0\nlr: 0.002\n")
