@@ -117,6 +117,9 @@ def main() -> None:
              "--fine-tune-epochs", str(args.fine_tune_epochs), "--batch-size", str(args.batch_size), "--lr", str(args.lr),
              "--output", str(run_dir), "--json"])
     train_seconds = time.perf_counter() - start
+    timing = run_dir / "timing.json"
+    if timing.exists():  # a reused run: its own record of how long training took
+        train_seconds = json.loads(timing.read_text())["total_seconds"]
     metrics = json.loads(run(["eval", str(run_dir), "--json"]))
     test = json.loads((data / "test.json").read_text())
     files = [str(data / img["file_name"]) for img in test["images"]]
