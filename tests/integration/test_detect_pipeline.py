@@ -91,3 +91,27 @@ def test_pipeline_flip_moves_boxes_with_pixels(tmp_path: Path) -> None:
         bright_x = float(np.argwhere(images[i].mean(axis=(0, 2)) > 64).mean()) / 64
         assert abs(centre_x - bright_x) < 0.08 and (labels[i] == 1).any()
     assert len({round(float(B.decode(o[o[:, 4] > 0, :4], anchors[o[:, 4] > 0])[:, 0].mean()), 2) for o in offsets}) == 2
+
+
+def test_letterbox_pads_and_maps_boxes_like_the_numpy_rule(tmp_path: Path) -> None:
+    from zooft_detect.pipeline import letterbox_params, load_images, make_detection_dataset
+
+    pixels = np.zeros((40, 80, 3), np.uint8)
+    pixels[10:30, 20:60] = 255
+    Image.fromarray(pixels).save(tmp_path / "wide.png")
+    images, sizes = load_images([str(tmp_path / "wide.png")], (64, 64), "letterbox")
+    assert sizes.tolist() == [[80, 40]]
+    rows = np.flatnonzero(images[0].mean(axis=(1, 2)) > 64)
+    # 80x40 -> 64x32 centred (16 rows of padding above): object rows 10..30 land on 16 + 8..24
+    assert 23 <= rows.min() <= 24 and 39 <= rows.max() <= 40
+    assert images[0, :15].max() == 0 and images[0, 49:].max() == 0  # the padding
+    sx, sy, ox, oy = letterbox_params(80, 40, (64, 64), "letterbox")
+    ds = make_detection_dataset([str(tmp_path / "wide.png")], np.array([[[20, 10, 60, 30]]], np.float32), np.zeros((1, 1), np.int32),
+                                anchors=ANCHORS, matching=resolve_options({}).matching(), resize="letterbox", batch_size=1,
+                                training=False, augments=(), shuffle_seed=None, cache=None)
+    _, targets = next(iter(ds))
+    offsets = targets["offsets"].numpy()[0]
+    positive = offsets[:, 4] > 0
+    decoded = B.decode(offsets[positive, :4], make_anchors(ANCHORS)[positive])
+    expected = np.array([0.25 * sx + ox, 0.25 * sy + oy, 0.75 * sx + ox, 0.75 * sy + oy])
+    np.testing.assert_allclose(decoded, np.broadcast_to(expected, decoded.shape), atol=1e-5)
