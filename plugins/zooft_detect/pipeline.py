@@ -149,6 +149,25 @@ def augment(image: Any, boxes: Any, labels: Any, seed: Any, augments: tuple[str,
     return image, boxes, labels
 
 
+def _cache_name(cache: str, paths: Sequence[str], boxes: np.ndarray, size: tuple[int, int], resize: str) -> str:
+    """``cache`` plus a fingerprint of files, boxes, size and resize mode: tf.data reuses a cache
+    file blindly, so changed data must get a new name rather than stale pixels."""
+    import hashlib
+    import os
+
+    digest = hashlib.sha256(f"zooft-detect-cache-v1 {size} {resize}".encode())
+    for path in paths:
+        try:
+            stat = os.stat(path)
+            stamp = f"{stat.st_size}:{stat.st_mtime_ns}"
+        except OSError:
+            stamp = "missing"
+        digest.update(f"\0{path}\0{stamp}".encode())
+    digest.update(np.ascontiguousarray(boxes, dtype=np.float32).tobytes())
+    os.makedirs(os.path.dirname(os.path.abspath(cache)), exist_ok=True)
+    return f"{cache}-{digest.hexdigest()[:16]}"
+
+
 def make_detection_dataset(
     paths: Sequence[str],
     boxes_px: np.ndarray,
@@ -207,7 +226,7 @@ def make_detection_dataset(
         ds = ds.shuffle(len(paths), seed=shuffle_seed, reshuffle_each_iteration=True)
     ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if cache is not None:
-        ds = ds.cache(cache)
+        ds = ds.cache(_cache_name(cache, paths, boxes_px, size, resize) if cache else "")
         if training:
             ds = ds.shuffle(len(paths), seed=shuffle_seed, reshuffle_each_iteration=True)
     if training and augments:

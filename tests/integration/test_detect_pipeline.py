@@ -115,3 +115,14 @@ def test_letterbox_pads_and_maps_boxes_like_the_numpy_rule(tmp_path: Path) -> No
     decoded = B.decode(offsets[positive, :4], make_anchors(ANCHORS)[positive])
     expected = np.array([0.25 * sx + ox, 0.25 * sy + oy, 0.75 * sx + ox, 0.75 * sy + oy])
     np.testing.assert_allclose(decoded, np.broadcast_to(expected, decoded.shape), atol=1e-5)
+
+
+def test_file_cache_name_follows_the_data(tmp_path: Path) -> None:
+    from zooft_detect.pipeline import _cache_name
+
+    boxes = np.zeros((1, 1, 4), np.float32)
+    first = _cache_name(str(tmp_path / "c" / "train"), ["a.png"], boxes, (64, 64), "plain")
+    assert first == _cache_name(str(tmp_path / "c" / "train"), ["a.png"], boxes, (64, 64), "plain")
+    assert first != _cache_name(str(tmp_path / "c" / "train"), ["a.png"], boxes + 1, (64, 64), "plain")
+    assert first != _cache_name(str(tmp_path / "c" / "train"), ["a.png"], boxes, (64, 64), "letterbox")
+    assert (tmp_path / "c").is_dir()
