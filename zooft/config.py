@@ -102,6 +102,28 @@ def _str_list(value: Any) -> list[str]:
     return [str(v) for v in value]
 
 
+def _task_options(value: Any) -> dict[str, Any]:
+    """Task-specific options: a mapping (config file) or ``key=value,key=value`` text; the task
+    validates the keys themselves."""
+    if value is None or value == "":
+        return {}
+    if isinstance(value, Mapping):
+        return {str(k): v for k, v in value.items()}
+    import yaml
+
+    result: dict[str, Any] = {}
+    for part in (p.strip() for p in str(value).split(",")):
+        if not part:
+            continue
+        key, sep, raw = part.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"expected key=value pairs, got {part!r}")
+        raw = raw.strip()
+        # YAML 1.1 reads "1:2" as a base-60 number: lists written with ':' stay text
+        result[key.strip()] = raw if ":" in raw else yaml.safe_load(raw)
+    return result
+
+
 def _optional_str(value: Any) -> str | None:
     return None if value is None else str(value)
 
@@ -151,6 +173,7 @@ TUNE_KEYS: dict[str, Key] = {
     "output": Key(_optional_str, None, "run directory (default runs/<model>-<task>-<time>)"),
     "export": Key(_str_list, [], "formats to export after training, e.g. savedmodel, tflite:int8, onnx"),
     "weights": Key(_choice("pretrained", "none"), "pretrained", "start from pretrained weights or random"),
+    "task_options": Key(_task_options, {}, "task-specific options, e.g. score_threshold=0.3,box_loss=giou (detect)"),
 }
 
 

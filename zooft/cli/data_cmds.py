@@ -10,13 +10,13 @@ import typer
 from ..errors import ConfigError, DataError
 from .console import err, out, print_json
 
-DEMO_TASKS = ("classify",)
+DEMO_TASKS = ("classify", "detect")
 
 
 def demo_data(
-    task: Annotated[str, typer.Argument(help="Task of the data set: classify.")],
+    task: Annotated[str, typer.Argument(help="Task of the data set: classify or detect.")],
     out_dir: Annotated[Path, typer.Argument(help="Directory to create (must not exist or be empty).")],
-    images_per_class: Annotated[int, typer.Option(min=3, help="Images per class.")] = 60,
+    images_per_class: Annotated[int, typer.Option(min=3, help="Images per class (detect: images in all).")] = 60,
     size: Annotated[int, typer.Option(min=16, max=1024, help="Image side in pixels.")] = 96,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     splits: Annotated[bool, typer.Option(help="Write train/val/test sub-folders.")] = False,
@@ -28,6 +28,16 @@ def demo_data(
     from ..demo.synthetic import write_classify_demo
 
     try:
+        if task == "detect":  # a COCO data set: train/val/test.json + images/
+            from ..demo.detection import write_detect_demo
+
+            summary = write_detect_demo(out_dir, images=images_per_class, size=size, seed=seed)
+            if as_json:
+                print_json(summary)
+            else:
+                out.print(f"wrote {sum(summary['counts'].values())} images with {sum(summary['objects'].values())} objects"
+                          f" of {len(summary['classes'])} classes (COCO JSON) to {summary['path']}")
+            return
         summary = write_classify_demo(out_dir, images_per_class=images_per_class, size=size, seed=seed, splits=splits)
     except FileExistsError as exc:
         raise DataError(str(exc), hint="choose a new directory or delete the old one") from None

@@ -20,6 +20,16 @@ def _print_metrics(metrics: dict[str, Any]) -> None:
         out.print(f"accuracy {metrics['accuracy']:.4f} on {metrics.get('samples', '?')} images")
     if isinstance(metrics.get("top_k"), dict):
         out.print(f"top-{metrics['top_k']['k']} accuracy {metrics['top_k']['accuracy']:.4f}")
+    if "map" in metrics:  # detection (COCO metrics)
+        out.print(f"mAP@[.5:.95] {metrics['map']:.4f}  mAP@.5 {metrics['map_50']:.4f} on {metrics.get('images', '?')} images")
+        table = Table(box=None, header_style="bold")
+        for column in ("class", "AP", "AP@.5", "objects"):
+            table.add_column(column)
+        for name, row in (metrics.get("per_class") or {}).items():
+            ap, ap50 = row.get("ap"), row.get("ap_50")
+            table.add_row(name, "—" if ap is None else f"{ap:.3f}", "—" if ap50 is None else f"{ap50:.3f}", str(row.get("objects", "")))
+        out.print(table)
+        return
     per_class = metrics.get("per_class") or {}
     if per_class:
         table = Table(box=None, header_style="bold")
@@ -70,9 +80,10 @@ def predict(
     target: Annotated[Path, Arg(help="A run directory, or an exported artifact (.tflite, .onnx, SavedModel dir).", metavar="RUN|ARTIFACT")],
     files: Annotated[list[Path], Arg(help="Image files.", metavar="FILE...")],
     top_k: Annotated[int, Opt(min=1, help="How many classes to show per image.")] = 1,
+    draw: Annotated[Path | None, Opt(help="Detection: write the images with their boxes drawn into this folder.")] = None,
     as_json: Annotated[bool, Opt("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Predict labels for image files with a run or an exported artifact."""
+    """Predict labels (or, for detection, boxes) for image files with a run or an exported artifact."""
     from ..data.images import load_images_for_predict
 
     missing = [str(f) for f in files if not f.is_file()]
@@ -82,19 +93,31 @@ def predict(
         from ..runs import Run
 
         run = Run.open(target)
-        task, classes = run.load_task(), run.classes
-        images = load_images_for_predict([str(f) for f in files], run.input_size)
-        outputs = run.load_model().predict(images, verbose=0)
+        task, classes, size, settings = run.load_task(), run.classes, run.input_size, run.config
+        model = run.load_model()
+        runner = lambda x: model.predict(x, verbose=0)  # noqa: E731
     else:
         from ..artifacts import load_artifact
         from ..plugins import get_host
         from ..task import export_inputs
 
         artifact = load_artifact(target)
-        classes = artifact.classes
+        classes, size, settings = artifact.classes, artifact.input_size, artifact.metadata
         task = get_host().task(artifact.task).factory()
-        images = load_images_for_predict([str(f) for f in files], artifact.input_size)
-        outputs = artifact.predict(export_inputs(task, images, artifact.metadata))
+        runner = lambda x: artifact.predict(export_inputs(task, x, artifact.metadata))  # noqa: E731
+    if hasattr(task, "predict_files"):  # tasks that read the files themselves (detection: pixel boxes)
+        rows = task.predict_files(runner, [str(f) for f in files], classes=classes, input_size=size, settings=settings,
+                                  draw_dir=draw)
+        if as_json:
+            print_json(rows)
+            return
+        for row in rows:
+            found = ", ".join(f"{d['label']} {d['score']:.2f} {[round(v) for v in d['box']]}" for d in row["detections"][:5])
+            out.print(f"{row['file']}: {len(row['detections'])} detection(s)" + (f": {found}" if found else ""))
+        return
+    if draw is not None:
+        raise DataError(f"--draw applies to detection runs; this is a {getattr(task, 'name', '?')} model", hint="leave out --draw")
+    outputs = runner(load_images_for_predict([str(f) for f in files], size))
     predictions = task.postprocess(outputs, classes, top_k=top_k)
     rows = [{"file": str(f), **p} for f, p in zip(files, predictions)]
     if as_json:

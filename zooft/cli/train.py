@@ -35,6 +35,7 @@ def tune(
     early_stopping: Annotated[int | None, Opt(help="Patience in epochs on val_loss; restores best weights [default: off].")] = None,
     skip_bad_files: Annotated[bool | None, Opt("--skip-bad-files", help="Drop unreadable/non-image files and list them.")] = None,
     weights: Annotated[str | None, Opt(help="pretrained or none [default: pretrained].")] = None,
+    task_options: Annotated[str | None, Opt(help="Task-specific key=value,... (e.g. detect: score_threshold=0.3,box_loss=giou).")] = None,
     seed: Annotated[int | None, Opt(help="Random seed [default: 0].")] = None,
     output: Annotated[str | None, Opt(help="Run directory [default: runs/<model>-<task>-<time>].")] = None,
     resume: Annotated[str | None, Opt(help="Continue an interrupted run directory.", metavar="RUN")] = None,

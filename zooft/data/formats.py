@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from ..errors import ConfigError, DataError
 from ..specs import DatasetFormat
 from .check import check_images
-from .records import LabeledData
+from .records import Example, LabeledData
 from .split import stratified_split
 
 if TYPE_CHECKING:
@@ -85,10 +85,17 @@ def _map_classes(data: LabeledData, class_names: list[str]) -> LabeledData:
             hint=f"the model knows: {', '.join(class_names)}; rename or remove the others",
         )
     remap = [index[name] for name in data.classes]
-    splits = {
-        split: [replace(ex, label=remap[ex.label]) if isinstance(ex.label, int) else ex for ex in examples]
-        for split, examples in data.splits.items()
-    }
+
+    def relabel(ex: Example) -> Example:
+        if isinstance(ex.label, int):
+            return replace(ex, label=remap[ex.label])
+        if isinstance(ex.label, tuple):  # multi-label, or the classes present in a detection image
+            ex = replace(ex, label=tuple(remap[i] for i in ex.label))
+        if ex.target and isinstance(ex.target.get("labels"), list):  # detection: per-object classes
+            ex = replace(ex, target={**ex.target, "labels": [remap[i] for i in ex.target["labels"]]})
+        return ex
+
+    splits = {split: [relabel(ex) for ex in examples] for split, examples in data.splits.items()}
     return replace(data, classes=list(class_names), splits=splits)
 
 
