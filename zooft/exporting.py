@@ -35,13 +35,18 @@ class ParityReport:
 class ExportContext:
     """Everything an exporter may use, so exporters never need to know the run layout.
 
-    ``model`` is the trained Keras model (raw inputs -> task outputs). ``samples`` are held-out
-    raw inputs (numpy, e.g. ``(n, h, w, 3)`` float32 0–255) for the parity check, with their
-    ``sample_labels`` where known; ``calibration`` are class-stratified training inputs for
-    quantization. ``metadata`` (labels, preprocessing, input size, source model, task …)
-    must travel with the artifact. ``options`` are the exporter options given by the user
-    (e.g. ``{"quantize": "int8"}``), ``tolerance`` overrides the default thresholds and
-    ``verify=False`` skips the parity run (recorded in the report).
+    ``model`` is the Keras model to convert: the trained model, or what the task's optional
+    ``export_model`` hook makes of it for this format (NMS in the graph, no tokenizer …).
+    ``samples`` are held-out inputs for the parity check and ``calibration`` class-stratified
+    training inputs for quantization, both already in the form ``model`` takes (raw float32
+    images ``(n, h, w, 3)`` in 0–255, or what the task's ``export_inputs`` hook made, e.g. token
+    ids), with ``sample_labels`` (and task annotations, ``sample_targets``, e.g. boxes) where
+    known. ``metadata`` (labels, preprocessing, input size, source model, task …) must travel
+    with the artifact. ``options`` are the exporter options given by the user (e.g.
+    ``{"quantize": "int8"}``), ``tolerance`` overrides the default thresholds and
+    ``verify=False`` skips the parity run (recorded in the report). ``task_object`` is the task;
+    exporters pass :attr:`parity_task` to :func:`zooft.parity.build_report` so that a task's
+    optional ``parity`` hook compares outputs its own way.
     """
 
     model: Any
@@ -50,10 +55,17 @@ class ExportContext:
     metadata: dict[str, Any]
     samples: Any
     sample_labels: Any = None
+    sample_targets: Any = None
     calibration: Any = None
     options: dict[str, Any] = field(default_factory=dict)
     tolerance: float | None = None
     verify: bool = True
+    task_object: Any = None
+
+    @property
+    def parity_task(self) -> Any:
+        """What exporters pass to :func:`zooft.parity.build_report` as ``task``."""
+        return self.task_object if self.task_object is not None else self.task
 
 
 @runtime_checkable

@@ -110,9 +110,16 @@ def _inputs(run: Run, examples: list[Example]) -> np.ndarray:
     return np.asarray(load_images_for_predict([ex.source for ex in examples], run.input_size), dtype=np.float32)
 
 
-def build_context(run: Run, exporter_options: dict[str, Any], host: dict[str, Any]) -> tuple[ExportContext, str]:
-    """The :class:`ExportContext` for ``run`` and the split its parity samples come from."""
+def build_context(
+    run: Run, exporter_options: dict[str, Any], host: dict[str, Any], format: str = ""  # noqa: A002
+) -> tuple[ExportContext, str]:
+    """The :class:`ExportContext` for ``run`` and the split its parity samples come from.
+
+    The task's optional hooks (zooft/task.py) pick the model to convert for ``format`` and turn
+    raw samples into its inputs; without them the trained model takes raw images as they are.
+    """
     from . import __version__
+    from .task import export_inputs, export_model
 
     data = run.data()
     split = next((s for s in ("test", "val") if data.splits.get(s)), "train")
@@ -122,7 +129,8 @@ def build_context(run: Run, exporter_options: dict[str, Any], host: dict[str, An
     if host["verify"] and not samples:
         raise ExportError(f"run {run.path.name} has no examples to check parity on", hint="pass verify=False (--no-verify)")
     calibration = stratified_sample(data.splits.get("train", []), host["calibration_samples"], seed=1)
-    model = run.load_model()
+    task = run.load_task()
+    trained = run.load_model()
     spec = run.model_spec
     metadata = {
         "zooft_version": __version__,
@@ -131,20 +139,23 @@ def build_context(run: Run, exporter_options: dict[str, Any], host: dict[str, An
         "task": run.task,
         "labels": run.classes,
         "input_size": list(run.input_size) if run.input_size else None,
-        "input_dtype": str(model.inputs[0].dtype),
+        "input_dtype": str(trained.inputs[0].dtype),
         "input_range": [0, 255] if data.modality == "image" else None,
         "preprocessing": dict(spec.get("preprocessing", {})),
         "source_model": spec.get("name"),
         "options": dict(exporter_options),
     }
+    model = export_model(task, trained, format, metadata)  # may add to metadata (e.g. vocabulary)
     context = ExportContext(
         model=model,
         task=run.task,
         classes=run.classes,
         metadata=metadata,
-        samples=_inputs(run, samples),
+        samples=export_inputs(task, _inputs(run, samples), metadata),
         sample_labels=[ex.label for ex in samples],
-        calibration=_inputs(run, calibration),
+        sample_targets=[ex.target for ex in samples],
+        calibration=export_inputs(task, _inputs(run, calibration), metadata),
+        task_object=task,
         options=dict(exporter_options),
         tolerance=host["tolerance"],
         verify=host["verify"],
@@ -199,7 +210,7 @@ def export_run(run: Run | str | os.PathLike[str], format: str, options: dict[str
     host, exporter_options = split_options(info, dict(options or {}))
     name = export_name(info, exporter_options)
     exporter = info.factory()
-    context, split = build_context(run, exporter_options, host)
+    context, split = build_context(run, exporter_options, host, format)
     exports = run.exports_dir()
     exports.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{name}-", dir=exports))

@@ -6,10 +6,11 @@ exporters get the same metrics, gates and report shape as the built-in ones.
 Outputs are always handled as ``{output name: array}`` dicts, because runtimes disagree about
 order (ONNX sorts dict outputs by key): comparisons look outputs up by name, never by position.
 
-Gates are ``{metric: bound}`` dicts. ``top1_agreement`` is a lower bound; every other gate is an
-upper bound. A gate whose metric cannot be computed (e.g. ``accuracy_drop`` without labels) is
-listed under ``skipped_gates``; if *no* gate can be evaluated the check fails, because a parity
-check that checks nothing is a warn-only check in disguise.
+Gates are ``{metric: bound}`` dicts. ``top1_agreement``, ``*_agreement`` and ``min_*`` gates are
+lower bounds (:func:`is_lower_bound`); every other gate is an upper bound. A gate whose metric
+cannot be computed (e.g. ``accuracy_drop`` without labels) is listed under ``skipped_gates``; if
+*no* gate can be evaluated the check fails, because a parity check that checks nothing is a
+warn-only check in disguise.
 """
 
 from __future__ import annotations
@@ -24,6 +25,12 @@ from .exporting import ParityReport
 
 EPSILON = 1e-6  # floor of the denominator in relative differences: probabilities near 0 blow up
 LOWER_BOUND_GATES = frozenset({"top1_agreement"})
+
+
+def is_lower_bound(gate: str) -> bool:
+    """Whether ``gate`` is a minimum: ``top1_agreement``, any ``*_agreement`` or ``min_*`` gate
+    (a task's own, e.g. ``min_box_iou``); every other gate is a maximum."""
+    return gate in LOWER_BOUND_GATES or gate.endswith("_agreement") or gate.startswith("min_")
 # Gates for tasks without a task metric yet (detect, text …): when a mode's gates are all
 # task-specific, this normalised numeric gate replaces them (max abs diff / reference range).
 NUMERIC_FALLBACK_GATES: dict[str, float] = {"max_abs_norm": 0.05}
@@ -186,27 +193,27 @@ def compare(
 
 
 def resolve_gates(gates: Mapping[str, float], *, task: str, tolerance: float | None = None) -> dict[str, float]:
-    """The gates actually applied: the mode's defaults, adapted to the task, then ``tolerance``.
-
-    ``tolerance`` replaces the numeric (``*max_abs*``) gates where the mode has them; otherwise it
-    replaces the agreement gates: ``top1_agreement >= 1 - tolerance``, ``accuracy_drop <= tolerance``.
-    """
+    """The gates actually applied: the mode's defaults, adapted to the task, then ``tolerance``
+    (see :func:`_apply_tolerance`)."""
     resolved = dict(gates)
-    numeric = [k for k in resolved if "max_abs" in k]
-    if task not in TASK_METRICS and not numeric:
+    if task not in TASK_METRICS and not any("max_abs" in k for k in resolved):
         resolved = dict(NUMERIC_FALLBACK_GATES)
-        numeric = list(resolved)
-    if tolerance is not None:
-        if tolerance < 0:
-            raise ValueError(f"tolerance must be >= 0, got {tolerance}")
-        if numeric:
-            resolved.update(dict.fromkeys(numeric, float(tolerance)))
-        else:
-            if "top1_agreement" in resolved:
-                resolved["top1_agreement"] = max(0.0, 1.0 - tolerance)
-            if "accuracy_drop" in resolved:
-                resolved["accuracy_drop"] = float(tolerance)
-    return resolved
+    return _apply_tolerance(resolved, tolerance)
+
+
+def _apply_tolerance(gates: dict[str, float], tolerance: float | None) -> dict[str, float]:
+    """``tolerance`` replaces the numeric (``*max_abs*``) gates where there are any; otherwise it
+    replaces the agreement gates: each lower-bound gate becomes ``>= 1 - tolerance`` and every
+    other gate ``<= tolerance`` (e.g. ``accuracy_drop``)."""
+    if tolerance is None:
+        return gates
+    if tolerance < 0:
+        raise ValueError(f"tolerance must be >= 0, got {tolerance}")
+    numeric = [k for k in gates if "max_abs" in k]
+    if numeric:
+        gates.update(dict.fromkeys(numeric, float(tolerance)))
+        return gates
+    return {k: (max(0.0, 1.0 - tolerance) if is_lower_bound(k) else float(tolerance)) for k in gates}
 
 
 def check(metrics: Mapping[str, Any], gates: Mapping[str, float]) -> tuple[bool, str, list[str]]:
@@ -222,7 +229,7 @@ def check(metrics: Mapping[str, Any], gates: Mapping[str, float]) -> tuple[bool,
             skipped.append(name)
             continue
         value = float(value)
-        if name in LOWER_BOUND_GATES:
+        if is_lower_bound(name):
             ok = value >= bound  # nan compares False: fails, as it should
             text = f"{name} {value:.4g} < {bound:.4g} (minimum)"
         else:
@@ -244,21 +251,36 @@ def build_report(
     reference: Outputs,
     candidate: Outputs,
     *,
-    task: str,
+    task: Any,
     gates: Mapping[str, float],
     labels: Any = None,
     classes: Sequence[str] = (),
     tolerance: float | None = None,
     extra: Mapping[str, Any] | None = None,
+    quantize: str | None = None,
+    targets: Any = None,
 ) -> ParityReport:
     """Compare, gate and wrap everything in a :class:`~zooft.ParityReport` (what ``verify`` returns).
 
+    ``task`` is the task name, or the task object: one with a ``parity`` hook (zooft/task.py)
+    supplies its own metrics and gates (``quantize`` tells it the mode; ``targets`` are the samples'
+    task annotations, e.g. ground-truth boxes), which replace ``gates``.
     ``extra`` metrics (runtime name, an exporter's own measurements) join the computed ones
     before gating, so ``gates`` may refer to them.
     """
-    metrics = compare(reference, candidate, task=task, labels=labels, classes=classes)
-    metrics.update(extra or {})  # before gating: exporters may gate on metrics of their own
-    resolved = resolve_gates(gates, task=task, tolerance=tolerance)
+    hook = None if isinstance(task, str) else getattr(task, "parity", None)
+    if hook is not None:
+        metrics, task_gates = hook(
+            reference, candidate, labels=labels, targets=targets, classes=classes, format=format, quantize=quantize
+        )
+        metrics = dict(metrics)
+        metrics.update(extra or {})
+        resolved = _apply_tolerance(dict(task_gates), tolerance)
+    else:
+        name = task if isinstance(task, str) else str(getattr(task, "name", ""))
+        metrics = compare(reference, candidate, task=name, labels=labels, classes=classes)
+        metrics.update(extra or {})  # before gating: exporters may gate on metrics of their own
+        resolved = resolve_gates(gates, task=name, tolerance=tolerance)
     passed, reason, skipped = check(metrics, resolved)
     if skipped:
         metrics["skipped_gates"] = skipped

@@ -44,3 +44,71 @@ class Task(Protocol):
 
     def postprocess(self, outputs: Any, classes: list[str], top_k: int = 1) -> list[dict[str, Any]]:
         """Turn a batch of raw model outputs into one JSON-ready prediction per input."""
+
+
+# -- optional hooks ------------------------------------------------------------------------------
+# A task may define any of the methods below; the host calls them when present and otherwise
+# keeps the image-classification behaviour. They are optional (not on the Protocol) so that a
+# task written against an older zooft keeps working: hooks evolve additively.
+#
+# make_dataset(examples, targets, *, config, image_size, batch_size, training, shuffle_seed, cache)
+#     -> a batched tf.data.Dataset of (inputs, targets) for train/val/test and `zooft eval`.
+#     Detection needs box-aware augmentation, text needs strings: neither fits the image pipeline.
+# export_model(model, format, metadata) -> the Keras model an exporter converts for ``format``
+#     ("savedmodel", "tflite", "onnx"), e.g. with NMS in the graph or without the tokenizer; it
+#     may add keys to ``metadata`` (vocabulary, post-processing settings) that travel with it.
+# export_inputs(raw, metadata) -> what that export model takes, from raw inputs (float32 images
+#     (n, h, w, 3) or an object array of strings), e.g. token ids. Used for parity samples,
+#     calibration data and by `zooft predict` on an artifact (found by ``metadata["task"]``).
+# parity(reference, candidate, *, labels, targets, classes, format, quantize) -> (metrics, gates):
+#     the task's own comparison of ``{output name: array}`` dicts (e.g. matched boxes for
+#     detection; ``targets`` are the samples' Example.target annotations) and the gates to apply
+#     (zooft/parity.py: ``*_agreement`` / ``min_*`` gates are minimums, others maximums). Accept
+#     ``**kwargs`` too: later versions may pass more keyword arguments.
+
+
+def task_dataset(
+    task: Any,
+    examples: list[Example],
+    *,
+    num_classes: int,
+    config: dict[str, Any],
+    image_size: tuple[int, int] | None,
+    batch_size: int,
+    training: bool,
+    shuffle_seed: int | None = None,
+    cache: str | None = None,
+) -> Any:
+    """The batched ``(inputs, targets)`` pipeline for ``examples``: the task's own
+    ``make_dataset`` if it has one, else the image pipeline with ``config["augment"]`` when training."""
+    targets = task.targets(examples, num_classes)
+    make = getattr(task, "make_dataset", None)
+    if make is not None:
+        return make(
+            examples, targets, config=config, image_size=image_size, batch_size=batch_size,
+            training=training, shuffle_seed=shuffle_seed, cache=cache,
+        )
+    from .data.images import make_image_dataset, parse_augment
+
+    return make_image_dataset(
+        examples,
+        image_size=image_size,
+        batch_size=batch_size,
+        targets=targets,
+        training=training,
+        augment=parse_augment(config.get("augment")) if training else None,
+        shuffle_seed=shuffle_seed,
+        cache=cache,
+    )
+
+
+def export_model(task: Any, model: Any, format: str, metadata: dict[str, Any]) -> Any:  # noqa: A002
+    """The model to convert for ``format`` (the task's ``export_model`` hook, else ``model``)."""
+    hook = getattr(task, "export_model", None)
+    return model if hook is None else hook(model, format, metadata)
+
+
+def export_inputs(task: Any, raw: Any, metadata: dict[str, Any]) -> Any:
+    """Raw inputs turned into the export model's inputs (the task's ``export_inputs``, else ``raw``)."""
+    hook = getattr(task, "export_inputs", None)
+    return raw if hook is None else hook(raw, metadata)

@@ -159,10 +159,12 @@ class TFLiteExporter:
             "tflite",
             reference_outputs(context.model, context.samples),
             candidate,
-            task=context.task,
+            task=context.parity_task,
             gates=GATES[mode],
             labels=context.sample_labels,
+            targets=context.sample_targets,
             classes=context.classes,
             tolerance=context.tolerance,
             extra={"runtime": loaded.runtime, "quantize": mode, "io_type": io_type},
+            quantize=mode,
         )

@@ -36,14 +36,15 @@ TFLITE_MODES: list[tuple[str, dict[str, Any]]] = [
 
 @pytest.fixture(scope="module")
 def export_host() -> PluginHost:
-    """Only the three export plugins, registered through the same path as entry points."""
+    """The three export plugins and the run's task, registered through the same path as entry points."""
+    import zooft_classify.plugin
     import zooft_onnx.plugin
     import zooft_savedmodel.plugin
     import zooft_tflite.plugin
 
     plugin_host = PluginHost(
         autoload=False,
-        plugins=[("savedmodel", zooft_savedmodel.plugin), ("tflite", zooft_tflite.plugin), ("onnx", zooft_onnx.plugin)],
+        plugins=[("classify", zooft_classify.plugin), ("savedmodel", zooft_savedmodel.plugin), ("tflite", zooft_tflite.plugin), ("onnx", zooft_onnx.plugin)],
     )
     assert not plugin_host.errors()
     return plugin_host

@@ -38,8 +38,8 @@ def eval_cmd(
     as_json: Annotated[bool, Opt("--json", help="Print JSON.")] = False,
 ) -> None:
     """Evaluate a trained run (accuracy, top-k, per-class metrics, confusion matrix)."""
-    from ..data.images import make_image_dataset
     from ..runs import Run
+    from ..task import task_dataset
 
     run = Run.open(run_dir)
     task = run.load_task()
@@ -55,9 +55,9 @@ def eval_cmd(
         examples = index.splits.get(split) or []
     if not examples:
         raise DataError("no labelled examples to evaluate on", hint="pass --data PATH")
-    dataset = make_image_dataset(
-        examples, image_size=run.input_size, batch_size=batch_size,
-        targets=task.targets(examples, len(classes)), training=False, augment=None, shuffle_seed=None,
+    dataset = task_dataset(
+        task, examples, num_classes=len(classes), config=run.config, image_size=run.input_size,
+        batch_size=batch_size, training=False,
     )
     metrics = task.evaluate(run.load_model(), dataset, classes, run.config)
     if as_json:
@@ -88,12 +88,13 @@ def predict(
     else:
         from ..artifacts import load_artifact
         from ..plugins import get_host
+        from ..task import export_inputs
 
         artifact = load_artifact(target)
         classes = artifact.classes
         task = get_host().task(artifact.task).factory()
         images = load_images_for_predict([str(f) for f in files], artifact.input_size)
-        outputs = artifact.predict(images)
+        outputs = artifact.predict(export_inputs(task, images, artifact.metadata))
     predictions = task.postprocess(outputs, classes, top_k=top_k)
     rows = [{"file": str(f), **p} for f, p in zip(files, predictions)]
     if as_json:

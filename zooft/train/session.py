@@ -35,7 +35,7 @@ class TrainingSession:
         keras.mixed_precision.set_global_policy(self.precision)  # tune() restores the previous one
         keras.utils.set_random_seed(config["seed"])
         self.strategy = make_strategy(self.strategy_name)
-        self.image_size = tuple(config["image_size"])
+        self.image_size = tuple(config["image_size"]) if config.get("image_size") else None  # None: text
         self.task = host.task(config["task"]).factory()
         with self.strategy.scope():
             self.backbone = host.backbone_source(spec.source).factory(
@@ -50,12 +50,9 @@ class TrainingSession:
         self.phase_seconds: dict[str, float] = {}
 
     # -- data ------------------------------------------------------------------------------------
-    def _targets(self, examples: list[Any]) -> Any:
-        return self.task.targets(examples, len(self.data.classes))
-
     def dataset(self, split: str, *, training: bool) -> Any:
         """A batched tf.data pipeline over ``split`` (None when the split is empty)."""
-        from ..data.images import make_image_dataset, parse_augment
+        from ..task import task_dataset
 
         examples = self.data.splits.get(split) or []
         if not examples:
@@ -63,13 +60,14 @@ class TrainingSession:
         cache = self.config["cache"]
         if cache and cache != "memory":
             cache = f"{cache}-{split}"
-        return make_image_dataset(
+        return task_dataset(
+            self.task,
             examples,
+            num_classes=len(self.data.classes),
+            config=self.config,
             image_size=self.image_size,
             batch_size=self.config["batch_size"],
-            targets=self._targets(examples),
             training=training,
-            augment=parse_augment(self.config["augment"]) if training else None,
             shuffle_seed=self.config["seed"] if training else None,
             cache=("" if cache == "memory" else cache) if cache else None,
         )
