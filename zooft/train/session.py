@@ -39,7 +39,8 @@ class TrainingSession:
         self.task = host.task(config["task"]).factory()
         with self.strategy.scope():
             self.backbone = host.backbone_source(spec.source).factory(
-                spec, input_size=self.image_size, weights=config["weights"], offline=is_offline(), cache_dir=cache_root()
+                spec, input_size=self.image_size, weights=config["weights"], offline=is_offline(), cache_dir=cache_root(),
+                sequence_length=config.get("sequence_length"),
             )
             self.model = self.task.build_model(self.backbone, data.classes, config)
         self.console.print(
