@@ -130,11 +130,20 @@ class Artifact:
         return next(iter(out.values())) if len(out) == 1 else out
 
     def benchmark(self, batch: int = 1, runs: int = 50, warmup: int = 5) -> dict[str, Any]:
-        """Latency percentiles and throughput on random images of the artifact's input size."""
-        size = self.input_size
-        if size is None:
-            raise ExportError(f"cannot benchmark {self.path}: unknown input size", hint="re-export with zooft")
-        x = np.random.default_rng(0).integers(0, 256, (batch, *size, 3)).astype(np.float32)
+        """Latency percentiles and throughput on random images of the artifact's input size
+        (text artifacts: a fixed text, or random token ids of the exported length)."""
+        spec = self.metadata.get("input") or {}
+        rng = np.random.default_rng(0)
+        if spec.get("dtype") == "string":
+            x: np.ndarray = np.asarray(["a short text to time the model with"] * batch, dtype=object)
+        elif str(spec.get("dtype", "")).startswith("int") and len(spec.get("shape") or []) == 2:
+            vocabulary = ((self.metadata.get("tokenizer") or {}).get("config") or {}).get("vocabulary") or [0] * 100
+            x = rng.integers(0, len(vocabulary), (batch, int(spec["shape"][1]))).astype(np.int32)
+        else:
+            size = self.input_size
+            if size is None:
+                raise ExportError(f"cannot benchmark {self.path}: unknown input size", hint="re-export with zooft")
+            x = rng.integers(0, 256, (batch, *size, 3)).astype(np.float32)
         for _ in range(warmup):
             self._run(x)
         times = []

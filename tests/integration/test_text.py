@@ -93,6 +93,8 @@ def test_exports_pass_parity_and_predict_the_same_on_every_artifact(run_dir: Pat
         assert [row["text"] for row in rows] == [TEXTS[2], *TEXTS[:2]]
         for row, ref in zip(rows, [reference[2], *reference[:2]]):
             assert row["label"] == ref["label"] and row["probability"] == pytest.approx(ref["probability"], abs=1e-4), fmt
+    bench = _json(capsys, ["bench", str(run_dir), "--runs", "5", "--json"])
+    assert sorted(row["name"] for row in bench["rows"]) == ["keras", "onnx", "savedmodel", "tflite"]
 
 
 def test_eval_reproduces_the_saved_metrics(run_dir: Path, demo: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
