@@ -17,7 +17,7 @@ Arg = typer.Argument
 
 def _print_metrics(metrics: dict[str, Any]) -> None:
     if "accuracy" in metrics:
-        out.print(f"accuracy {metrics['accuracy']:.4f} on {metrics.get('samples', '?')} images")
+        out.print(f"accuracy {metrics['accuracy']:.4f} on {metrics.get('samples', '?')} examples")
     if isinstance(metrics.get("top_k"), dict):
         out.print(f"top-{metrics['top_k']['k']} accuracy {metrics['top_k']['accuracy']:.4f}")
     per_class = metrics.get("per_class") or {}
