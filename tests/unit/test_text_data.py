@@ -156,3 +156,10 @@ def test_jsonl_records_round_trip_through_json(tmp_path: Path) -> None:
     path.write_text("".join(json.dumps({"sentence": s, "class": c}) + "\n" for s, c in [("é ok", "x"), ("b", "y")]), encoding="utf-8")
     data = tabular.load_jsonl(str(path))
     assert [ex.source for ex in data.splits["train"]] == ["é ok", "b"]
+
+
+def test_sequence_length_on_an_image_model_is_an_error(tmp_path: Path) -> None:
+    from zooft.train.tune import resolve_tune_config
+
+    with pytest.raises(zooft.ConfigError, match="--sequence-length applies to text models; keras:mobilenet_v2_035_shapes96 is an image model"):
+        resolve_tune_config({"backbone": "embedded", "data": str(tmp_path), "sequence_length": 64})

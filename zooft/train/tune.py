@@ -78,6 +78,9 @@ def resolve_tune_config(options: dict[str, Any]) -> tuple[ResolvedConfig, ModelS
         config.sources["image_size"] = "registry entry"
     if config.values["image_size"] is None and spec.modality == "image":
         raise ConfigError(f"model {spec.name} has no native input size", hint="pass --image-size N or HxW")
+    if config.values["sequence_length"] is not None and spec.modality != "text":
+        raise ConfigError(f"--sequence-length applies to text models; {spec.name} is an {spec.modality} model",
+                          hint="drop --sequence-length (image models take --image-size)")
     check_task(spec, config.values["task"])
     return config, spec, None
 
