@@ -11,6 +11,7 @@ from typing import Any
 from .specs import ModelSpec
 
 FEATURE_LEVELS = ("stride8", "stride16", "stride32")
+TRAINING_BN_MOMENTUM = 0.99  # Keras's default; see Backbone.set_trainable
 
 
 @dataclass
@@ -47,6 +48,12 @@ class Backbone:
         would otherwise wreck them (the Keras transfer-learning guide's advice). A backbone
         trained from scratch (``--weights none``) has no such statistics and trains them.
         Returns how many weights became trainable.
+
+        BatchNormalization layers that train get a momentum of at most
+        :data:`TRAINING_BN_MOMENTUM`: some applications (MobileNetV2, EfficientNet) use 0.999,
+        whose moving statistics need thousands of steps to leave their initial values, so a
+        short run from scratch evaluates (inference mode) at chance level while its training
+        accuracy climbs.
         """
         import keras
 
@@ -55,7 +62,8 @@ class Backbone:
         open_names = {name for group in self.layer_groups[n_groups - count:] for name in group} if count else set()
         self.model.trainable = bool(open_names)
         for layer in self.model.layers:
-            layer.trainable = layer.name in open_names and (
-                train_batchnorm or not isinstance(layer, keras.layers.BatchNormalization)
-            )
+            is_bn = isinstance(layer, keras.layers.BatchNormalization)
+            layer.trainable = layer.name in open_names and (train_batchnorm or not is_bn)
+            if is_bn and layer.trainable:
+                layer.momentum = min(layer.momentum, TRAINING_BN_MOMENTUM)
         return len(self.model.trainable_weights)

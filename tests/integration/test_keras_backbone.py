@@ -186,7 +186,12 @@ def test_set_trainable_opens_only_the_last_groups_and_keeps_batchnorm_frozen() -
     # from scratch (--weights none) BatchNorm has no pretrained statistics to protect: it trains
     with_bn = bb.set_trainable(2, train_batchnorm=True)
     assert with_bn > count
-    assert any(l.trainable for l in bb.model.layers if isinstance(l, keras.layers.BatchNormalization))
+    bns = [l for l in bb.model.layers if isinstance(l, keras.layers.BatchNormalization)]
+    assert any(l.trainable for l in bns)
+    # MobileNetV2's momentum 0.999 would leave the inference statistics at their initial values
+    # for thousands of steps: trained BN layers track faster, frozen ones keep theirs
+    assert {l.momentum for l in bns if l.trainable} == {0.99}
+    assert {l.momentum for l in bns if not l.trainable} == {0.999}
 
 
 # -- preprocessing ------------------------------------------------------------------------------

@@ -99,6 +99,40 @@ def test_predict_on_an_exported_artifact_matches_the_run(
         assert a["probability"] == pytest.approx(b["probability"], abs=1e-4)
 
 
+def test_a_drifting_export_fails_the_command_in_one_line(
+    run_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import keras
+    import zooft_onnx.exporter as onnx_exporter
+
+    real_convert = onnx_exporter.convert
+
+    def drifting_convert(model: object, opset: int) -> object:
+        # a plausible artifact from slightly wrong weights: what a broken converter would give
+        broken = keras.models.clone_model(model)
+        broken.set_weights([w * 1.05 if w.ndim == 2 else w for w in model.get_weights()])
+        return real_convert(broken, opset)
+
+    monkeypatch.setattr(onnx_exporter, "convert", drifting_convert)
+    capsys.readouterr()
+    assert cli(["export", str(run_dir), "--format", "onnx"]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) <= 2 and "onnx export failed parity: max_abs" in err[0]  # one line, plus the hint
+    assert (run_dir / "exports" / "onnx.failed" / "FAILED.txt").is_file()
+    assert not (run_dir / "exports" / "onnx").exists()
+
+
+def test_from_scratch_run_re_estimates_batchnorm(data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "scratch"
+    argv = ["tune", *SMALL, "--weights", "none", "--data", str(data_dir), "--epochs", "0", "--fine-tune-epochs", "1",
+            "--unfreeze", "all", "--output", str(out)]
+    capsys.readouterr()
+    assert cli(argv) == 0
+    captured = capsys.readouterr()
+    assert "re-estimated BatchNorm statistics on" in captured.out + captured.err
+    assert json.loads((out / "metrics.json").read_text())["split"] == "test"
+
+
 def test_flags_beat_the_config_file(data_dir: Path, tmp_path: Path) -> None:
     config = tmp_path / "tune.yaml"
     config.write_text("epochs: 3\nfine-tune-epochs: 0\nlr: 0.002\n")

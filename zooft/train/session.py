@@ -178,6 +178,29 @@ class TrainingSession:
             load_weights(self.model, self.store.best_path())
             best = self.state["best"]
             self.console.print(f"restored best weights: {best['phase']} epoch {best['epoch']} (val_loss {best['value']:.4f})")
+        if self.config["weights"] == "none":
+            self._recalibrate_batchnorm()
+
+    def _recalibrate_batchnorm(self) -> None:
+        """From scratch, BatchNorm trained too: re-estimate its statistics on the final weights
+        (zooft/train/batchnorm.py says why), on shuffled training data without augmentation."""
+        from ..task import task_dataset
+        from .batchnorm import recalibrate_batchnorm
+
+        dataset = task_dataset(
+            self.task,
+            self.data.splits["train"],
+            num_classes=len(self.data.classes),
+            config={**self.config, "augment": "none"},
+            image_size=self.image_size,
+            batch_size=self.config["batch_size"],
+            training=True,
+            shuffle_seed=self.config["seed"],
+        )
+        with self.strategy.scope():
+            batches = recalibrate_batchnorm(self.model, dataset, strategy=self.strategy)
+        if batches:
+            self.console.print(f"re-estimated BatchNorm statistics on {batches} training batches")
 
     # -- results ---------------------------------------------------------------------------------
     def evaluate(self) -> dict[str, Any]:
