@@ -7,6 +7,7 @@ from the start (config, labels, data index) so that an interrupted run can be re
 from __future__ import annotations
 
 import math
+import re
 import shutil
 import time
 from dataclasses import dataclass
@@ -107,7 +108,9 @@ def prepare_run_dir(config: ResolvedConfig, spec: ModelSpec) -> Path:
     output = config.values.get("output")
     if not output:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        output = str(Path("runs") / f"{spec.short_name}-{config.values['task']}-{stamp}")
+        # ad-hoc names may be URLs or paths (hub:https://…/m.tar.gz): one safe folder name
+        stem = re.sub(r"[^A-Za-z0-9_.+-]+", "_", spec.short_name).strip("_.")[-60:] or "model"
+        output = str(Path("runs") / f"{stem}-{config.values['task']}-{stamp}")
     run_dir = Path(output)
     if run_dir.exists() and any(run_dir.iterdir()):
         raise RunError(
@@ -157,6 +160,7 @@ def tune(options: dict[str, Any]) -> Run:
     resolved, spec, resume_dir = resolve_tune_config(options)
     config = resolved.values
     check_exports(config["export"])
+    prefetch_weights(spec, config)
     if resume_dir is None:
         data = load_training_data(config)  # before the run directory: a bad data set leaves nothing behind
         run_dir = prepare_run_dir(resolved, spec)
@@ -199,6 +203,17 @@ def tune(options: dict[str, Any]) -> Run:
             err.print(f"exported {fmt}{':' + quant if quant else ''}: {result['artifact']}")
         refresh_report(run)
     return Run.open(run_dir)
+
+
+def prefetch_weights(spec: ModelSpec, config: dict[str, Any]) -> None:
+    """Fetch the backbone's weights (as ``zooft pull`` does) before TensorFlow is imported, so a
+    missing download offline or without network fails in a second, not after the import."""
+    from ..cache import cache_root
+    from ..plugins import get_host
+
+    source = get_host().backbone_source(spec.source)
+    if source.fetch is not None and config["weights"] == "pretrained":
+        source.fetch(spec, from_file=None, cache_dir=cache_root())
 
 
 def check_exports(items: list[str]) -> None:
