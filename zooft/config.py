@@ -128,6 +128,18 @@ def _optional_str(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+def _flag(value: Any) -> bool:
+    """A bool from a bool or a config-file string (``"false"`` must not be truthy)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true or false")
+
+
 @dataclass(frozen=True)
 class Key:
     """One configuration key: its parser (which raises ValueError on bad values) and default."""
@@ -174,6 +186,12 @@ TUNE_KEYS: dict[str, Key] = {
     "export": Key(_str_list, [], "formats to export after training, e.g. savedmodel, tflite:int8, onnx"),
     "weights": Key(_choice("pretrained", "none"), "pretrained", "start from pretrained weights or random"),
     "task_options": Key(_task_options, {}, "task-specific options, e.g. score_threshold=0.3,box_loss=giou (detect)"),
+    # text models (docs/text.md)
+    "sequence_length": Key(_optional(_positive_int), None, "tokens per text incl. [CLS]/[SEP] (default 128, at most the model's)"),
+    "text_column": Key(_optional_str, None, "column (CSV/TSV) or key (JSONL) holding the text"),
+    "label_column": Key(_optional_str, None, "column (CSV/TSV) or key (JSONL) holding the label(s)"),
+    "multi_label": Key(_flag, False, "several labels per text ('a|b' in CSV, a list in JSONL): sigmoid head"),
+    "thresholds": Key(_optional_str, None, "multi-label decision thresholds: 0.4, or label=0.3,other=0.6"),
 }
 
 

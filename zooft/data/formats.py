@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import os
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, DataError
 from ..specs import DatasetFormat
@@ -90,7 +90,7 @@ def _map_classes(data: LabeledData, class_names: list[str]) -> LabeledData:
         if isinstance(ex.label, int):
             return replace(ex, label=remap[ex.label])
         if isinstance(ex.label, tuple):  # multi-label, or the classes present in a detection image
-            ex = replace(ex, label=tuple(remap[i] for i in ex.label))
+            ex = replace(ex, label=tuple(sorted(remap[i] for i in ex.label)))
         if ex.target and isinstance(ex.target.get("labels"), list):  # detection: per-object classes
             ex = replace(ex, target={**ex.target, "labels": [remap[i] for i in ex.target["labels"]]})
         return ex
@@ -110,6 +110,7 @@ def load_data(
     skip_bad_files: bool = False,
     check: bool = True,
     class_names: list[str] | None = None,
+    options: dict[str, Any] | None = None,
 ) -> LabeledData:
     """Read, check and split the data set at ``path``.
 
@@ -117,7 +118,8 @@ def load_data(
     those serving ``task``. When the data has no ``val`` split, ``val_split`` of each class's
     training examples become one, chosen by ``seed`` (0 disables this). ``class_names`` (a
     finished run's classes, for evaluation) re-indexes labels onto that list; unknown labels
-    raise. ``check`` runs :func:`zooft.data.check.check_images` on image data; with
+    raise. ``options`` are passed to the format's ``load`` as keyword arguments (text columns,
+    ``multi_label`` …; formats ignore the ones they do not know). ``check`` runs :func:`zooft.data.check.check_images` on image data; with
     ``skip_bad_files`` bad files are left out instead of failing. With ``check=False`` no file
     is opened: entries the format itself could not use stay out (listed in ``skipped``), and a
     bad image fails later, inside tf.data.
@@ -135,7 +137,7 @@ def load_data(
 
         host = get_host()
     fmt = choose_format(text, host=host, task=task, name=format)
-    data = fmt.load(text)
+    data = fmt.load(text, **(options or {}))  # e.g. text_column, multi_label (zooft.train.tune.format_options)
     if not isinstance(data, LabeledData):
         raise DataError(
             f"data format {fmt.name!r} (plugin {fmt.plugin}) returned {type(data).__name__}, not LabeledData",

@@ -39,7 +39,8 @@ class TrainingSession:
         self.task = host.task(config["task"]).factory()
         with self.strategy.scope():
             self.backbone = host.backbone_source(spec.source).factory(
-                spec, input_size=self.image_size, weights=config["weights"], offline=is_offline(), cache_dir=cache_root()
+                spec, input_size=self.image_size, weights=config["weights"], offline=is_offline(), cache_dir=cache_root(),
+                sequence_length=config.get("sequence_length"),
             )
             # Re-seed: the head's initialisation (and dropout) then depends on --seed only, not
             # on how many random draws building the backbone took (a hub model takes none).

@@ -79,6 +79,9 @@ def resolve_tune_config(options: dict[str, Any]) -> tuple[ResolvedConfig, ModelS
         config.sources["image_size"] = "registry entry"
     if config.values["image_size"] is None and spec.modality == "image":
         raise ConfigError(f"model {spec.name} has no native input size", hint="pass --image-size N or HxW")
+    if config.values["sequence_length"] is not None and spec.modality != "text":
+        raise ConfigError(f"--sequence-length applies to text models; {spec.name} is an {spec.modality} model",
+                          hint="drop --sequence-length (image models take --image-size)")
     check_task(spec, config.values["task"])
     return config, spec, None
 
@@ -123,7 +126,8 @@ def load_training_data(config: dict[str, Any]) -> Any:
     """The data index: train (+ carved val) from ``data``, optional separate val/test sets."""
     from ..data.formats import load_data
 
-    common = {"format": config["data_format"], "task": config["task"], "skip_bad_files": config["skip_bad_files"]}
+    common = {"format": config["data_format"], "task": config["task"], "skip_bad_files": config["skip_bad_files"],
+              "options": format_options(config)}
     data = load_data(config["data"], val_split=config["val_split"], seed=config["seed"], **common)
     for key, split in (("val_data", "val"), ("test_data", "test")):
         if config.get(key):
@@ -131,6 +135,12 @@ def load_training_data(config: dict[str, Any]) -> Any:
             data.splits[split] = [ex for examples in extra.splits.values() for ex in examples]
             data.skipped.extend(extra.skipped)
     return data
+
+
+def format_options(config: dict[str, Any]) -> dict[str, Any]:
+    """Config values a data format's ``load`` receives as keyword options (text columns …)."""
+    keys = ("text_column", "label_column", "multi_label", "skip_bad_files")
+    return {key: config[key] for key in keys if config.get(key) is not None}
 
 
 def phases_of(config: dict[str, Any]) -> list[Phase]:
