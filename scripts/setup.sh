@@ -9,7 +9,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 stamp=.venv/.zooft-install-stamp
-want="$(sha256sum pyproject.toml | cut -d' ' -f1) ${ZOOFT_EXTRAS:=report,tflite,onnx,test,bench}"
+want="$(sha256sum pyproject.toml | cut -d' ' -f1) ${ZOOFT_EXTRAS:=report,tflite,onnx,hub,bert,detect,test,bench}"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "installing zooft[$ZOOFT_EXTRAS] into .venv (first time: a few minutes)" >&2
   .venv/bin/python -m pip install --quiet --upgrade pip

@@ -60,6 +60,8 @@ def path_size(path: str | os.PathLike[str]) -> int:
 def _cast(x: np.ndarray, dtype: np.dtype, scale: float = 0.0, zero_point: int = 0) -> np.ndarray:
     """Convert float inputs to a runtime's input dtype, quantizing when it has a scale."""
     dtype = np.dtype(dtype)
+    if dtype.kind in "OSU":  # strings (text SavedModels)
+        return np.asarray(x, dtype=object)
     if dtype.kind == "f":
         return x.astype(dtype, copy=False)
     if scale:
@@ -111,8 +113,12 @@ class Artifact:
         raise NotImplementedError
 
     def outputs(self, images: Any, batch_size: int = 32) -> Outputs:
-        """Run on raw images (float 0–255), in batches; always ``{output name: array}``."""
-        images = np.asarray(images, dtype=np.float32)
+        """Run on raw images (float 0–255), in batches; always ``{output name: array}``.
+
+        Strings and integer arrays (text artifacts: texts, token ids) are passed as they are."""
+        images = np.asarray(images)
+        if images.dtype.kind not in "iuOSU" or images.dtype == np.uint8:
+            images = images.astype(np.float32)
         chunks = [self._run(images[i : i + batch_size]) for i in range(0, len(images), batch_size)]
         if not chunks:
             raise ExportError("no images to run", hint="pass at least one image")
@@ -124,11 +130,20 @@ class Artifact:
         return next(iter(out.values())) if len(out) == 1 else out
 
     def benchmark(self, batch: int = 1, runs: int = 50, warmup: int = 5) -> dict[str, Any]:
-        """Latency percentiles and throughput on random images of the artifact's input size."""
-        size = self.input_size
-        if size is None:
-            raise ExportError(f"cannot benchmark {self.path}: unknown input size", hint="re-export with zooft")
-        x = np.random.default_rng(0).integers(0, 256, (batch, *size, 3)).astype(np.float32)
+        """Latency percentiles and throughput on random images of the artifact's input size
+        (text artifacts: a fixed text, or random token ids of the exported length)."""
+        spec = self.metadata.get("input") or {}
+        rng = np.random.default_rng(0)
+        if spec.get("dtype") == "string":
+            x: np.ndarray = np.asarray(["a short text to time the model with"] * batch, dtype=object)
+        elif str(spec.get("dtype", "")).startswith("int") and len(spec.get("shape") or []) == 2:
+            vocabulary = ((self.metadata.get("tokenizer") or {}).get("config") or {}).get("vocabulary") or [0] * 100
+            x = rng.integers(0, len(vocabulary), (batch, int(spec["shape"][1]))).astype(np.int32)
+        else:
+            size = self.input_size
+            if size is None:
+                raise ExportError(f"cannot benchmark {self.path}: unknown input size", hint="re-export with zooft")
+            x = rng.integers(0, 256, (batch, *size, 3)).astype(np.float32)
         for _ in range(warmup):
             self._run(x)
         times = []
@@ -239,7 +254,8 @@ class OnnxArtifact(Artifact):
             raise ExportError(f"{path} has {len(inputs)} inputs; zooft runs single-input image models")
         self.input_name = inputs[0].name
         self._input_shape = tuple(d if isinstance(d, int) else None for d in inputs[0].shape)
-        self._dtype = {"tensor(float)": np.float32, "tensor(uint8)": np.uint8}.get(inputs[0].type, np.float32)
+        self._dtype = {"tensor(float)": np.float32, "tensor(uint8)": np.uint8, "tensor(int32)": np.int32,
+                       "tensor(int64)": np.int64}.get(inputs[0].type, np.float32)
         self._names = [o.name for o in self._session.get_outputs()]
 
     def _run(self, batch: np.ndarray) -> Outputs:
@@ -257,6 +273,7 @@ class SavedModelArtifact(Artifact):
 
         super().__init__(path, metadata, threads)
         self.runtime = f"tensorflow {tf.__version__}"
+        _import_op_libraries(metadata.get("tf_op_libraries") or [], path)
         loaded = tf.saved_model.load(str(path))
         self.signature = signature or "serving_default"
         if self.signature not in loaded.signatures:
@@ -273,6 +290,23 @@ class SavedModelArtifact(Artifact):
     def _run(self, batch: np.ndarray) -> Outputs:
         out = self._fn(**{self.input_name: self._tf.constant(_cast(batch, self._dtype))})
         return {name: value.numpy() for name, value in out.items()}
+
+
+#: Python packages that register TensorFlow ops a SavedModel may use (importing registers them).
+OP_LIBRARIES = ("tensorflow_text",)
+
+
+def _import_op_libraries(names: list[str], path: Path) -> None:
+    """Import the op libraries an artifact's metadata lists (text tokenizers), allow-listed."""
+    import importlib
+
+    for name in names:
+        if name not in OP_LIBRARIES:
+            raise ExportError(f"{path} needs op library {name!r}, which zooft does not know", hint=f"known: {', '.join(OP_LIBRARIES)}")
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            raise ExportError(f"{path} uses {name} ops, which are not installed", hint="pip install 'zooft[bert]'") from None
 
 
 def _sidecar(directory: Path) -> dict[str, Any]:

@@ -19,8 +19,12 @@ def _keras_timing(run: Run, batch: int, runs: int, warmup: int = 5) -> dict[str,
     import tensorflow as tf
 
     model = run.load_model()
-    size = run.input_size or (224, 224)
-    x = tf.constant(np.random.default_rng(0).integers(0, 256, (batch, *size, 3)).astype(np.float32))
+    if str(model.inputs[0].dtype) == "string":  # text models: the run's own texts, cycled
+        texts = [ex.source for examples in run.data().splits.values() for ex in examples][:batch] or ["text"]
+        x = tf.constant([texts[i % len(texts)] for i in range(batch)])
+    else:
+        size = run.input_size or (224, 224)
+        x = tf.constant(np.random.default_rng(0).integers(0, 256, (batch, *size, 3)).astype(np.float32))
     serve = tf.function(lambda images: model(images, training=False))
     for _ in range(warmup):
         serve(x)

@@ -102,6 +102,28 @@ def _str_list(value: Any) -> list[str]:
     return [str(v) for v in value]
 
 
+def _task_options(value: Any) -> dict[str, Any]:
+    """Task-specific options: a mapping (config file) or ``key=value,key=value`` text; the task
+    validates the keys themselves."""
+    if value is None or value == "":
+        return {}
+    if isinstance(value, Mapping):
+        return {str(k): v for k, v in value.items()}
+    import yaml
+
+    result: dict[str, Any] = {}
+    for part in (p.strip() for p in str(value).split(",")):
+        if not part:
+            continue
+        key, sep, raw = part.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"expected key=value pairs, got {part!r}")
+        raw = raw.strip()
+        # YAML 1.1 reads "1:2" as a base-60 number: lists written with ':' stay text
+        result[key.strip()] = raw if ":" in raw else yaml.safe_load(raw)
+    return result
+
+
 def _optional_str(value: Any) -> str | None:
     return None if value is None else str(value)
 
@@ -124,6 +146,18 @@ def parse_feature_cache(value: Any) -> str:
     if text not in FEATURE_CACHE_MODES:
         raise ValueError(f"expected one of {', '.join(FEATURE_CACHE_MODES)}")
     return text
+
+
+def _flag(value: Any) -> bool:
+    """A bool from a bool or a config-file string (``"false"`` must not be truthy)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true or false")
 
 
 @dataclass(frozen=True)
@@ -172,6 +206,13 @@ TUNE_KEYS: dict[str, Key] = {
     "output": Key(_optional_str, None, "run directory (default runs/<model>-<task>-<time>)"),
     "export": Key(_str_list, [], "formats to export after training, e.g. savedmodel, tflite:int8, onnx"),
     "weights": Key(_choice("pretrained", "none"), "pretrained", "start from pretrained weights or random"),
+    "task_options": Key(_task_options, {}, "task-specific options, e.g. score_threshold=0.3,box_loss=giou (detect)"),
+    # text models (docs/text.md)
+    "sequence_length": Key(_optional(_positive_int), None, "tokens per text incl. [CLS]/[SEP] (default 128, at most the model's)"),
+    "text_column": Key(_optional_str, None, "column (CSV/TSV) or key (JSONL) holding the text"),
+    "label_column": Key(_optional_str, None, "column (CSV/TSV) or key (JSONL) holding the label(s)"),
+    "multi_label": Key(_flag, False, "several labels per text ('a|b' in CSV, a list in JSONL): sigmoid head"),
+    "thresholds": Key(_optional_str, None, "multi-label decision thresholds: 0.4, or label=0.3,other=0.6"),
 }
 
 

@@ -55,7 +55,8 @@ def zooft_register_backbones(register: Callable[[BackboneSource], None]) -> None
     ``stride8``, ``stride16`` and ``stride32`` (for detection), and its layers grouped from
     input to output for gradual unfreezing. Options the factory receives: ``input_size``
     (``(h, w)``, overriding the spec's), ``weights`` (``"pretrained"`` or ``"none"``),
-    ``offline`` (bool: never touch the network) and ``cache_dir`` (zooft's cache root).
+    ``offline`` (bool: never touch the network), ``cache_dir`` (zooft's cache root) and, for
+    text backbones, ``sequence_length`` (tokens per text, ``None`` for the source's default).
     Missing weights while offline must raise :class:`zooft.OfflineError` naming the fix.
 
     Returns nothing; the return value is ignored.
@@ -103,7 +104,9 @@ def zooft_register_datasets(register: Callable[[DatasetFormat], None]) -> None:
     ``sniff(path) -> bool`` must be fast and must not import TensorFlow: the host calls every
     format's sniff to pick the one that fits ``--data PATH`` (unless ``--data-format`` names
     one). ``load(path, **options)`` returns a :class:`zooft.LabeledData` index of the
-    examples (file paths or texts with labels), never the decoded data.
+    examples (file paths or texts with labels), never the decoded data. ``options`` carry run
+    settings (``skip_bad_files``; for text ``text_column``, ``label_column``, ``multi_label``);
+    a format ignores the ones it does not use.
 
     Returns nothing; the return value is ignored.
     """

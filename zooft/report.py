@@ -170,10 +170,29 @@ def _epoch_table(history: dict[str, Any]) -> list[Block]:
     return [("table", (["phase", *columns], rows))] if rows else []
 
 
+def _pr_plot(curves: dict[str, list[list[float]]], plots: Path) -> Block:
+    """Precision-recall curves per class (detection, IoU 0.5): ``{class: [[recall, precision] ...]}``."""
+    figure = _new_figure(6, 4.5)
+    axes = figure.add_subplot()
+    for name, points in curves.items():
+        if points:
+            recall, precision = zip(*points)
+            axes.plot(recall, precision, label=name)
+    axes.set_xlabel("recall")
+    axes.set_ylabel("precision")
+    axes.set_xlim(0, 1)
+    axes.set_ylim(0, 1.02)
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8)
+    path = plots / "pr_curves.png"
+    _save(figure, path)
+    return ("image", (f"plots/{path.name}", "precision-recall curves (IoU 0.5)"))
+
+
 def _metrics_blocks(metrics: dict[str, Any]) -> list[Block]:
     summary: list[tuple[str, Any]] = []
     for key, value in metrics.items():
-        if key in ("per_class", "confusion_matrix", "classes"):
+        if key in ("per_class", "confusion_matrix", "classes", "pr_curves"):
             continue
         if isinstance(value, dict) and {"k", "accuracy"} <= value.keys():
             summary.append((f"top-{value['k']} accuracy", value["accuracy"]))
@@ -344,7 +363,7 @@ def write_report(
     except ImportError:
         have_plots = False
     # plots this function owns are removed first, so a refresh never leaves a stale image behind
-    for old in [*plots.glob("curve_*.png"), plots / "confusion_matrix.png"]:
+    for old in [*plots.glob("curve_*.png"), plots / "confusion_matrix.png", plots / "pr_curves.png"]:
         old.unlink(missing_ok=True)
 
     blocks: list[Block] = [("h2", "Training curves")]
@@ -362,6 +381,8 @@ def write_report(
             blocks.append(_confusion_plot(matrix, classes, plots))
         else:  # still readable as counts
             blocks.append(("table", (["", *classes], [[name, *row] for name, row in zip(classes, matrix)])))
+    if metrics.get("pr_curves") and have_plots:
+        blocks += [("h3", "Precision-recall (IoU 0.5)"), _pr_plot(metrics["pr_curves"], plots)]
     blocks += [("h2", "Data set"), *_data_blocks(data_summary)]
     blocks += [("h2", "Time and throughput"), *_timing_blocks(timing)]
     if exports:

@@ -36,13 +36,30 @@ def output_names(model: Any) -> list[str]:
 
 def reference_outputs(model: Any, samples: Any, batch_size: int = 32) -> parity.Outputs:
     """The Keras model's outputs on ``samples``, as ``{name: array}`` (the parity reference)."""
-    raw = model.predict(np.asarray(samples, dtype=np.float32), batch_size=batch_size, verbose=0)
+    raw = model.predict(model_inputs(model, samples), batch_size=batch_size, verbose=0)
     return parity.as_output_dict(raw, output_names(model))
 
 
+def model_inputs(model: Any, samples: Any) -> np.ndarray:
+    """``samples`` as the array the model takes: float32 images, or strings / token ids as they are."""
+    dtype = str(model.inputs[0].dtype)
+    if dtype == "string":
+        return np.asarray(samples, dtype=object)
+    if dtype.startswith(("int", "uint")) and dtype != "uint8":  # token ids (uint8 images stay float)
+        return np.asarray(samples, dtype=dtype)
+    return np.asarray(samples, dtype=np.float32)
+
+
 def serving_function(model: Any, dtype: str = "float32") -> tuple[Any, list[Any]]:
-    """``(fn, input_signature)``: raw images of ``dtype``, any batch size -> ``{name: tensor}``."""
+    """``(fn, input_signature)``: raw images of ``dtype``, any batch size -> ``{name: tensor}``.
+
+    Models taking strings or integer ids (text, see docs/text.md) keep their own input dtype.
+    """
     import tensorflow as tf
+
+    model_dtype_name = str(model.inputs[0].dtype)
+    if model_dtype_name == "string" or (model_dtype_name.startswith("int") and dtype == "float32"):
+        dtype = model_dtype_name
 
     if len(model.inputs) != 1:
         raise zooft.ExportError(

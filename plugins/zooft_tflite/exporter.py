@@ -82,7 +82,8 @@ def convert(model: Any, mode: str, io_type: str | None, calibration: Any, workdi
                 f"quantize={mode} needs calibration images, and the run has no training examples",
                 hint="use quantize=dynamic or float16, which need no calibration data",
             )
-        images = np.asarray(calibration, dtype=np.float32)
+        images = np.asarray(calibration)  # float32 images, or int32 token ids (text)
+        images = images if images.dtype.kind == "i" else images.astype(np.float32)
         converter.representative_dataset = lambda: ([images[i : i + 1]] for i in range(len(images)))
     if mode == "int8-full":
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]

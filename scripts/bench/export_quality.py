@@ -52,8 +52,12 @@ def _export(run: Path, item: str) -> dict:
     proc = subprocess.run([sys.executable, "-m", "zooft", *args], capture_output=True, text=True, check=False)
     if proc.returncode == 0:
         return json.loads(proc.stdout)
-    # a failed parity gate is a result too: report it instead of stopping the benchmark
-    return {"failed": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}"}
+    # a failed parity gate is a result too: report its numbers instead of stopping the benchmark
+    failed = run / "exports" / f"{fmt}{'-' + quant if quant and quant != 'none' else ''}.failed"
+    artifact = next(iter(sorted(failed.glob("model.*"))), None)
+    if artifact is None:
+        return {"failed": proc.stderr.strip().splitlines()[0] if proc.stderr.strip() else f"exit {proc.returncode}"}
+    return {"size_bytes": artifact.stat().st_size, "parity": json.loads((failed / "parity.json").read_text())}
 
 
 def main() -> None:
@@ -97,7 +101,7 @@ def main() -> None:
             f"| {label} | {result['size_bytes'] / 1e6:.2f} | {ratio} | {p.get('max_abs', float('nan')):.2g} | "
             f"{agreement if agreement is None else f'{agreement:.3f}'} | "
             f"{p.get('accuracy_export', float('nan')):.3f} vs {p.get('accuracy_reference', float('nan')):.3f} | "
-            f"{'passed' if result['parity']['passed'] else 'failed'} |"
+            f"{'passed' if result['parity']['passed'] else 'FAILED: ' + result['parity']['reason']} |"
         )
     command = "python scripts/bench/export_quality.py " + " ".join(sys.argv[1:])
     section = (

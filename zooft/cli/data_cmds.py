@@ -10,32 +10,48 @@ import typer
 from ..errors import ConfigError, DataError
 from .console import err, out, print_json
 
-DEMO_TASKS = ("classify",)
+DEMO_TASKS = ("classify", "detect", "text")
 
 
 def demo_data(
-    task: Annotated[str, typer.Argument(help="Task of the data set: classify.")],
+    task: Annotated[str, typer.Argument(help="Task of the data set: classify (images), detect (COCO JSON) or text (texts.csv).")],
     out_dir: Annotated[Path, typer.Argument(help="Directory to create (must not exist or be empty).")],
-    images_per_class: Annotated[int, typer.Option(min=3, help="Images per class.")] = 60,
+    images_per_class: Annotated[int, typer.Option(min=3, help="Images (texts) per class; detect: images in all.")] = 60,
     size: Annotated[int, typer.Option(min=16, max=1024, help="Image side in pixels.")] = 96,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     splits: Annotated[bool, typer.Option(help="Write train/val/test sub-folders.")] = False,
+    multi_label: Annotated[bool, typer.Option("--multi-label", help="text: one to three labels per text.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Write a generated, labelled data set (different from the embedded model's pretraining data)."""
     if task not in DEMO_TASKS:
         raise ConfigError(f"no demo data for task {task!r}", hint=f"choose one of: {', '.join(DEMO_TASKS)}")
     from ..demo.synthetic import write_classify_demo
+    from ..demo.text import write_text_demo
 
     try:
-        summary = write_classify_demo(out_dir, images_per_class=images_per_class, size=size, seed=seed, splits=splits)
+        if task == "detect":  # a COCO data set: train/val/test.json + images/
+            from ..demo.detection import write_detect_demo
+
+            summary = write_detect_demo(out_dir, images=images_per_class, size=size, seed=seed)
+            if as_json:
+                print_json(summary)
+            else:
+                out.print(f"wrote {sum(summary['counts'].values())} images with {sum(summary['objects'].values())} objects"
+                          f" of {len(summary['classes'])} classes (COCO JSON) to {summary['path']}")
+            return
+        if task == "text":
+            summary = write_text_demo(out_dir, per_class=images_per_class, seed=seed, multi_label=multi_label)
+        else:
+            summary = write_classify_demo(out_dir, images_per_class=images_per_class, size=size, seed=seed, splits=splits)
     except FileExistsError as exc:
         raise DataError(str(exc), hint="choose a new directory or delete the old one") from None
     if as_json:
         print_json(summary)
     else:
         total = sum(sum(c.values()) for c in summary["counts"].values())
-        out.print(f"wrote {total} images of {len(summary['classes'])} classes to {summary['path']}")
+        what = "labels on texts" if summary.get("multi_label") else "texts" if task == "text" else "images"
+        out.print(f"wrote {total} {what} of {len(summary['classes'])} classes to {summary['path']}")
 
 
 def demo(

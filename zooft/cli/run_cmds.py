@@ -17,9 +17,19 @@ Arg = typer.Argument
 
 def _print_metrics(metrics: dict[str, Any]) -> None:
     if "accuracy" in metrics:
-        out.print(f"accuracy {metrics['accuracy']:.4f} on {metrics.get('samples', '?')} images")
+        out.print(f"accuracy {metrics['accuracy']:.4f} on {metrics.get('samples', '?')} examples")
     if isinstance(metrics.get("top_k"), dict):
         out.print(f"top-{metrics['top_k']['k']} accuracy {metrics['top_k']['accuracy']:.4f}")
+    if "map" in metrics:  # detection (COCO metrics)
+        out.print(f"mAP@[.5:.95] {metrics['map']:.4f}  mAP@.5 {metrics['map_50']:.4f} on {metrics.get('images', '?')} images")
+        table = Table(box=None, header_style="bold")
+        for column in ("class", "AP", "AP@.5", "objects"):
+            table.add_column(column)
+        for name, row in (metrics.get("per_class") or {}).items():
+            ap, ap50 = row.get("ap"), row.get("ap_50")
+            table.add_row(name, "—" if ap is None else f"{ap:.3f}", "—" if ap50 is None else f"{ap50:.3f}", str(row.get("objects", "")))
+        out.print(table)
+        return
     per_class = metrics.get("per_class") or {}
     if per_class:
         table = Table(box=None, header_style="bold")
@@ -46,8 +56,10 @@ def eval_cmd(
     classes = run.classes
     if data:
         from ..data.formats import load_data
+        from ..train.tune import format_options
 
-        loaded = load_data(data, format=data_format, task=run.task, val_split=0.0, class_names=classes)
+        loaded = load_data(data, format=data_format, task=run.task, val_split=0.0, class_names=classes,
+                           options=format_options(run.config))
         examples = [ex for split in loaded.splits.values() for ex in split]
     else:
         index = run.data()
@@ -68,41 +80,98 @@ def eval_cmd(
 
 def predict(
     target: Annotated[Path, Arg(help="A run directory, or an exported artifact (.tflite, .onnx, SavedModel dir).", metavar="RUN|ARTIFACT")],
-    files: Annotated[list[Path], Arg(help="Image files.", metavar="FILE...")],
-    top_k: Annotated[int, Opt(min=1, help="How many classes to show per image.")] = 1,
+    files: Annotated[list[str] | None, Arg(help="Image files, or texts for a text model.", metavar="FILE|TEXT...")] = None,
+    text_file: Annotated[Path | None, Opt("--file", help="Text models: a UTF-8 file with one text per line.")] = None,
+    top_k: Annotated[int, Opt(min=1, help="How many classes to show per input.")] = 1,
+    draw: Annotated[Path | None, Opt(help="Detection: write the images with their boxes drawn into this folder.")] = None,
     as_json: Annotated[bool, Opt("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Predict labels for image files with a run or an exported artifact."""
+    """Predict labels (detection: boxes) for image files, or texts, with a run or an exported artifact."""
     from ..data.images import load_images_for_predict
+    from ..plugins import get_host
 
-    missing = [str(f) for f in files if not f.is_file()]
-    if missing:
-        raise DataError(f"no such file: {', '.join(missing[:3])}", hint="pass paths of image files")
+    run = artifact = None
     if (target / "config.json").is_file():
         from ..runs import Run
 
         run = Run.open(target)
-        task, classes = run.load_task(), run.classes
-        images = load_images_for_predict([str(f) for f in files], run.input_size)
-        outputs = run.load_model().predict(images, verbose=0)
+        task_name = run.task
     else:
         from ..artifacts import load_artifact
-        from ..plugins import get_host
-        from ..task import export_inputs
 
         artifact = load_artifact(target)
-        classes = artifact.classes
-        task = get_host().task(artifact.task).factory()
-        images = load_images_for_predict([str(f) for f in files], artifact.input_size)
-        outputs = artifact.predict(export_inputs(task, images, artifact.metadata))
-    predictions = task.postprocess(outputs, classes, top_k=top_k)
-    rows = [{"file": str(f), **p} for f, p in zip(files, predictions)]
+        task_name = artifact.task
+    if "text" in get_host().task(task_name).modalities:
+        if draw is not None:
+            raise DataError("--draw applies to detection runs; this is a text model", hint="leave out --draw")
+        rows = _predict_texts(run, artifact, list(files or []), text_file, top_k)
+    else:
+        if text_file is not None or not files:
+            raise DataError("pass image files as arguments" if not files else "--file is for text models", hint="zooft predict RUN a.jpg b.png")
+        missing = [f for f in files if not Path(f).is_file()]
+        if missing:
+            raise DataError(f"no such file: {', '.join(missing[:3])}", hint="pass paths of image files")
+        if run is not None:
+            task, classes, size, settings = run.load_task(), run.classes, run.input_size, run.config
+            model = run.load_model()
+            runner = lambda x: model.predict(x, verbose=0)  # noqa: E731
+        else:
+            from ..task import export_inputs
+
+            classes, size, settings = artifact.classes, artifact.input_size, artifact.metadata
+            task = get_host().task(artifact.task).factory()
+            runner = lambda x: artifact.predict(export_inputs(task, x, artifact.metadata))  # noqa: E731
+        if hasattr(task, "predict_files"):  # tasks that read the files themselves (detection: pixel boxes)
+            rows = task.predict_files(runner, list(files), classes=classes, input_size=size, settings=settings, draw_dir=draw)
+            if as_json:
+                print_json(rows)
+                return
+            for row in rows:
+                found = ", ".join(f"{d['label']} {d['score']:.2f} {[round(v) for v in d['box']]}" for d in row["detections"][:5])
+                out.print(f"{row['file']}: {len(row['detections'])} detection(s)" + (f": {found}" if found else ""))
+            return
+        if draw is not None:
+            raise DataError(f"--draw applies to detection runs; this is a {getattr(task, 'name', '?')} model", hint="leave out --draw")
+        predictions = task.postprocess(runner(load_images_for_predict(list(files), size)), classes, top_k=top_k)
+        rows = [{"file": str(f), **p} for f, p in zip(files, predictions)]
     if as_json:
         print_json(rows)
         return
     for row in rows:
         extra = ", ".join(f"{t['label']} {t['probability']:.3f}" for t in row.get("top_k", [])[1:])
-        out.print(f"{row['file']}: {row['label']} {row['probability']:.3f}" + (f"  ({extra})" if extra else ""))
+        shown = row["file"] if "file" in row else repr(row["text"][:60])
+        out.print(f"{shown}: {row['label']} {row['probability']:.3f}" + (f"  ({extra})" if extra else ""))
+
+
+def _predict_texts(run: Any, artifact: Any, texts: list[str], text_file: Path | None, top_k: int) -> list[dict[str, Any]]:
+    """Text models: texts from the arguments and/or ``--file`` (one per line, blank lines skipped);
+    a run's model takes strings, an artifact gets them through its task's ``export_inputs``
+    (tokenized on the host for TFLite/ONNX)."""
+    import numpy as np
+
+    if text_file is not None:
+        try:
+            texts += [line.strip() for line in text_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DataError(f"cannot read texts from {text_file}: {exc}", hint="pass a UTF-8 text file, one text per line") from None
+    if not texts:
+        raise DataError("no texts to predict", hint='pass texts as arguments (zooft predict RUN "some text") or --file FILE')
+    raw = np.asarray(texts, dtype=object)
+    if run is not None:
+        task, classes, model = run.load_task(), run.classes, run.load_model()
+        outputs = model.predict(raw, verbose=0)
+        hook = getattr(task, "prediction_settings", None)  # optional: e.g. multi-label thresholds
+        settings = hook(model=model) if hook else {}
+    else:
+        from ..plugins import get_host
+        from ..task import export_inputs
+
+        task, classes = get_host().task(artifact.task).factory(), artifact.classes
+        outputs = artifact.predict(export_inputs(task, raw, artifact.metadata))
+        hook = getattr(task, "prediction_settings", None)
+        settings = hook(metadata=artifact.metadata) if hook else {}
+    predictions = task.postprocess(outputs, classes, top_k=top_k, **settings)
+    return [{"text": t, **p} for t, p in zip(texts, predictions)]
 
 
 def export(

@@ -11,12 +11,12 @@ from __future__ import annotations
 import difflib
 import os
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, DataError
 from ..specs import DatasetFormat
 from .check import check_images
-from .records import LabeledData
+from .records import Example, LabeledData
 from .split import stratified_split
 
 if TYPE_CHECKING:
@@ -85,10 +85,17 @@ def _map_classes(data: LabeledData, class_names: list[str]) -> LabeledData:
             hint=f"the model knows: {', '.join(class_names)}; rename or remove the others",
         )
     remap = [index[name] for name in data.classes]
-    splits = {
-        split: [replace(ex, label=remap[ex.label]) if isinstance(ex.label, int) else ex for ex in examples]
-        for split, examples in data.splits.items()
-    }
+
+    def relabel(ex: Example) -> Example:
+        if isinstance(ex.label, int):
+            return replace(ex, label=remap[ex.label])
+        if isinstance(ex.label, tuple):  # multi-label, or the classes present in a detection image
+            ex = replace(ex, label=tuple(sorted(remap[i] for i in ex.label)))
+        if ex.target and isinstance(ex.target.get("labels"), list):  # detection: per-object classes
+            ex = replace(ex, target={**ex.target, "labels": [remap[i] for i in ex.target["labels"]]})
+        return ex
+
+    splits = {split: [relabel(ex) for ex in examples] for split, examples in data.splits.items()}
     return replace(data, classes=list(class_names), splits=splits)
 
 
@@ -103,6 +110,7 @@ def load_data(
     skip_bad_files: bool = False,
     check: bool = True,
     class_names: list[str] | None = None,
+    options: dict[str, Any] | None = None,
 ) -> LabeledData:
     """Read, check and split the data set at ``path``.
 
@@ -110,7 +118,8 @@ def load_data(
     those serving ``task``. When the data has no ``val`` split, ``val_split`` of each class's
     training examples become one, chosen by ``seed`` (0 disables this). ``class_names`` (a
     finished run's classes, for evaluation) re-indexes labels onto that list; unknown labels
-    raise. ``check`` runs :func:`zooft.data.check.check_images` on image data; with
+    raise. ``options`` are passed to the format's ``load`` as keyword arguments (text columns,
+    ``multi_label`` …; formats ignore the ones they do not know). ``check`` runs :func:`zooft.data.check.check_images` on image data; with
     ``skip_bad_files`` bad files are left out instead of failing. With ``check=False`` no file
     is opened: entries the format itself could not use stay out (listed in ``skipped``), and a
     bad image fails later, inside tf.data.
@@ -128,7 +137,7 @@ def load_data(
 
         host = get_host()
     fmt = choose_format(text, host=host, task=task, name=format)
-    data = fmt.load(text)
+    data = fmt.load(text, **(options or {}))  # e.g. text_column, multi_label (zooft.train.tune.format_options)
     if not isinstance(data, LabeledData):
         raise DataError(
             f"data format {fmt.name!r} (plugin {fmt.plugin}) returned {type(data).__name__}, not LabeledData",

@@ -39,8 +39,12 @@ class TrainingSession:
         self.task = host.task(config["task"]).factory()
         with self.strategy.scope():
             self.backbone = host.backbone_source(spec.source).factory(
-                spec, input_size=self.image_size, weights=config["weights"], offline=is_offline(), cache_dir=cache_root()
+                spec, input_size=self.image_size, weights=config["weights"], offline=is_offline(), cache_dir=cache_root(),
+                sequence_length=config.get("sequence_length"),
             )
+            # Re-seed: the head's initialisation (and dropout) then depends on --seed only, not
+            # on how many random draws building the backbone took (a hub model takes none).
+            keras.utils.set_random_seed(config["seed"])
             self.model = self.task.build_model(self.backbone, data.classes, config)
         self.console.print(
             f"model {spec.name} ({self.model.count_params():,} params), {len(data.classes)} classes, "

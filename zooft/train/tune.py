@@ -7,6 +7,7 @@ from the start (config, labels, data index) so that an interrupted run can be re
 from __future__ import annotations
 
 import math
+import re
 import shutil
 import time
 from dataclasses import dataclass
@@ -79,6 +80,9 @@ def resolve_tune_config(options: dict[str, Any]) -> tuple[ResolvedConfig, ModelS
         config.sources["image_size"] = "registry entry"
     if config.values["image_size"] is None and spec.modality == "image":
         raise ConfigError(f"model {spec.name} has no native input size", hint="pass --image-size N or HxW")
+    if config.values["sequence_length"] is not None and spec.modality != "text":
+        raise ConfigError(f"--sequence-length applies to text models; {spec.name} is an {spec.modality} model",
+                          hint="drop --sequence-length (image models take --image-size)")
     check_task(spec, config.values["task"])
     return config, spec, None
 
@@ -105,7 +109,9 @@ def prepare_run_dir(config: ResolvedConfig, spec: ModelSpec) -> Path:
     output = config.values.get("output")
     if not output:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        output = str(Path("runs") / f"{spec.short_name}-{config.values['task']}-{stamp}")
+        # ad-hoc names may be URLs or paths (hub:https://…/m.tar.gz): one safe folder name
+        stem = re.sub(r"[^A-Za-z0-9_.+-]+", "_", spec.short_name).strip("_.")[-60:] or "model"
+        output = str(Path("runs") / f"{stem}-{config.values['task']}-{stamp}")
     run_dir = Path(output)
     if run_dir.exists() and any(run_dir.iterdir()):
         raise RunError(
@@ -121,7 +127,8 @@ def load_training_data(config: dict[str, Any]) -> Any:
     """The data index: train (+ carved val) from ``data``, optional separate val/test sets."""
     from ..data.formats import load_data
 
-    common = {"format": config["data_format"], "task": config["task"], "skip_bad_files": config["skip_bad_files"]}
+    common = {"format": config["data_format"], "task": config["task"], "skip_bad_files": config["skip_bad_files"],
+              "options": format_options(config)}
     data = load_data(config["data"], val_split=config["val_split"], seed=config["seed"], **common)
     for key, split in (("val_data", "val"), ("test_data", "test")):
         if config.get(key):
@@ -129,6 +136,12 @@ def load_training_data(config: dict[str, Any]) -> Any:
             data.splits[split] = [ex for examples in extra.splits.values() for ex in examples]
             data.skipped.extend(extra.skipped)
     return data
+
+
+def format_options(config: dict[str, Any]) -> dict[str, Any]:
+    """Config values a data format's ``load`` receives as keyword options (text columns …)."""
+    keys = ("text_column", "label_column", "multi_label", "skip_bad_files")
+    return {key: config[key] for key in keys if config.get(key) is not None}
 
 
 def phases_of(config: dict[str, Any]) -> list[Phase]:
@@ -148,6 +161,7 @@ def tune(options: dict[str, Any]) -> Run:
     resolved, spec, resume_dir = resolve_tune_config(options)
     config = resolved.values
     check_exports(config["export"])
+    prefetch_weights(spec, config)
     if uses_multiworker(config["strategy"]):
         # only the chief writes the run directory; other workers write a private temp copy
         resume_dir = worker_output(config, resume_dir)
@@ -193,6 +207,17 @@ def tune(options: dict[str, Any]) -> Run:
             err.print(f"exported {fmt}{':' + quant if quant else ''}: {result['artifact']}")
         refresh_report(run)
     return Run.open(run_dir)
+
+
+def prefetch_weights(spec: ModelSpec, config: dict[str, Any]) -> None:
+    """Fetch the backbone's weights (as ``zooft pull`` does) before TensorFlow is imported, so a
+    missing download offline or without network fails in a second, not after the import."""
+    from ..cache import cache_root
+    from ..plugins import get_host
+
+    source = get_host().backbone_source(spec.source)
+    if source.fetch is not None and config["weights"] == "pretrained":
+        source.fetch(spec, from_file=None, cache_dir=cache_root())
 
 
 def check_exports(items: list[str]) -> None:

@@ -1,0 +1,235 @@
+"""The ``text-classify`` task: a text backbone's pooled output -> dropout -> dense.
+
+Single-label (softmax, categorical cross-entropy) or, with ``--multi-label``, multi-label
+(sigmoid, binary cross-entropy, per-label decision thresholds from ``--thresholds`` carried by
+the model's last layer). Keras/TensorFlow are imported inside the methods: the plugin module
+imports this one and must stay TensorFlow-free.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from zooft import Backbone, ConfigError, DataError, Example, LabeledData
+
+from . import export as _export
+from .metrics import multi_hot, multilabel_metrics, parse_thresholds
+
+_EPSILON = 1e-7
+
+
+def _fraction(config: dict[str, Any], key: str, default: float) -> float:
+    value = config.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+        raise ConfigError(f"{key} must be a number in [0, 1), got {value!r}", hint=f"e.g. --{key.replace('_', '-')} {default}")
+    return float(value)
+
+
+def _check_classes(classes: list[str]) -> None:
+    if len(classes) < 2:
+        raise DataError(f"text classification needs at least 2 labels, got {len(classes)}: {classes}",
+                        hint="check the label column of the data")
+
+
+def model_settings(model: Any) -> dict[str, Any]:
+    """``{"multi_label": bool, "thresholds": [...] | None}`` read from a built text classifier."""
+    for layer in model.layers:
+        if type(layer).__name__ == "LabelThresholds":
+            return {"multi_label": True, "thresholds": list(layer.thresholds)}
+    return {"multi_label": False, "thresholds": None}
+
+
+def balanced_bce(positives: np.ndarray, total: int) -> Any:
+    """Binary cross-entropy with each label's positives and negatives weighted like sklearn's
+    ``balanced`` (``n / (2 n_pos)``, ``n / (2 n_neg)``), so rare labels are not ignored."""
+    import keras
+
+    pos = np.where(positives > 0, total / (2.0 * np.maximum(positives, 1)), 1.0).astype("float32")
+    neg = np.where(total - positives > 0, total / (2.0 * np.maximum(total - positives, 1)), 1.0).astype("float32")
+
+    def loss(y_true: Any, y_pred: Any) -> Any:
+        p = keras.ops.clip(keras.ops.cast(y_pred, "float32"), _EPSILON, 1.0 - _EPSILON)
+        y = keras.ops.cast(y_true, "float32")
+        terms = -(pos * y * keras.ops.log(p) + neg * (1.0 - y) * keras.ops.log(1.0 - p))
+        return keras.ops.mean(terms, axis=-1)
+
+    return loss
+
+
+class TextClassifyTask:
+    """Text classification on a text backbone (``bert:``): strings in, class probabilities out."""
+
+    name = "text-classify"
+
+    def __init__(self) -> None:
+        self._train_positives: tuple[np.ndarray, int] | None = None  # set by make_dataset(training=True)
+        self.export_settings: dict[str, Any] = {}  # set by export_model, read by parity
+
+    # -- model -------------------------------------------------------------------------------
+    def build_model(self, backbone: Backbone, classes: list[str], config: dict[str, Any]) -> Any:
+        """``text`` (strings) -> backbone ``pooled`` -> dropout -> ``probabilities`` (float32).
+
+        Multi-label heads end in :class:`.layers.LabelThresholds` (an identity carrying the
+        thresholds). ``--thresholds`` on a single-label run is an error, not ignored.
+        """
+        import keras
+
+        _check_classes(classes)
+        if backbone.modality != "text" or "pooled" not in backbone.outputs:
+            raise ConfigError(
+                f"backbone {backbone.spec.name!r} is a {backbone.modality} model without a pooled text output;"
+                " 'text-classify' needs a text backbone",
+                hint="choose one with 'zooft list-models --task text-classify', or --backbone bert:/path/to/preset",
+            )
+        multi = bool(config.get("multi_label"))
+        if config.get("thresholds") and not multi:
+            raise ConfigError("--thresholds applies to multi-label runs only", hint="add --multi-label, or drop --thresholds")
+        rate = _fraction(config, "dropout", 0.1)
+        text = keras.Input((), dtype="string", name="text")
+        features = backbone.model(text)
+        x = keras.layers.Dropout(rate, name="head_dropout")(features["pooled"])
+        if multi:
+            from .layers import LabelThresholds
+
+            scores = keras.layers.Dense(len(classes), activation="sigmoid", dtype="float32", name="scores")(x)
+            thresholds = parse_thresholds(config.get("thresholds"), classes)
+            out = LabelThresholds(thresholds, dtype="float32", name="probabilities")(scores)
+        else:
+            out = keras.layers.Dense(len(classes), activation="softmax", dtype="float32", name="probabilities")(x)
+        return keras.Model(text, out, name="zooft_text_classifier")
+
+    def compile_args(self, classes: list[str], config: dict[str, Any]) -> dict[str, Any]:
+        """Single-label: categorical cross-entropy (label smoothing) and accuracy. Multi-label:
+        binary cross-entropy (balanced per label with ``--class-weight balanced``) and the
+        fraction of right (text, label) decisions at 0.5 as ``accuracy``."""
+        import keras
+
+        _check_classes(classes)
+        if not config.get("multi_label"):
+            smoothing = _fraction(config, "label_smoothing", 0.0)
+            return {"loss": keras.losses.CategoricalCrossentropy(label_smoothing=smoothing),
+                    "metrics": [keras.metrics.CategoricalAccuracy(name="accuracy")]}
+        loss: Any = keras.losses.BinaryCrossentropy()
+        if config.get("class_weight") == "balanced":
+            if self._train_positives is None:
+                raise DataError("balanced multi-label weights need the training data first", hint="build the training dataset before compiling")
+            loss = balanced_bce(*self._train_positives)
+        return {"loss": loss, "metrics": [keras.metrics.BinaryAccuracy(name="accuracy")]}
+
+    # -- data --------------------------------------------------------------------------------
+    def target(self, example: Example, num_classes: int) -> np.ndarray:
+        """One example's target row (one-hot, or multi-hot for label tuples)."""
+        return self.targets([example], num_classes)[0]
+
+    def targets(self, examples: list[Example], num_classes: int) -> np.ndarray:
+        """``(n, C)`` float32: one-hot for int labels, multi-hot for tuples."""
+        labels = [ex.label for ex in examples]
+        if any(label is None for label in labels):
+            raise DataError("text-classify needs a label for every example", hint="check the label column")
+        return multi_hot(labels, num_classes)
+
+    def class_weights(self, data: LabeledData, mode: str | None) -> dict[int, float] | None:
+        """``balanced`` single-label weights ``n / (P n_i)`` (as ``classify``); multi-label runs
+        weight inside the loss instead (Keras's class_weight assumes one class per example)."""
+        if mode in (None, "none"):
+            return None
+        if mode != "balanced":
+            raise ConfigError(f"unknown class weight mode {mode!r}", hint="use --class-weight balanced")
+        train = data.splits.get("train") or []
+        if any(isinstance(ex.label, tuple) for ex in train):
+            return None
+        counts = np.bincount([int(ex.label) for ex in train if ex.label is not None], minlength=len(data.classes))
+        present, total = int((counts > 0).sum()), int(counts.sum())
+        return {i: (total / (present * int(n)) if n else 0.0) for i, n in enumerate(counts)}
+
+    def make_dataset(self, examples: list[Example], targets: Any, *, config: dict[str, Any], image_size: Any = None,
+                     batch_size: int, training: bool, shuffle_seed: int | None = None, cache: Any = None, **_: Any) -> Any:
+        """Batches of ``(strings (b,), targets (b, C))``, shuffled per epoch when training.
+
+        Texts are held in memory (an index of texts is the data set), so ``cache`` has nothing to add.
+        """
+        import tensorflow as tf
+
+        targets = np.asarray(targets, dtype=np.float32)
+        if training:
+            self._train_positives = (targets.sum(axis=0), len(targets))
+        texts = tf.constant([ex.source for ex in examples], dtype=tf.string)
+        dataset = tf.data.Dataset.from_tensor_slices((texts, targets))
+        if training:
+            dataset = dataset.shuffle(len(examples), seed=shuffle_seed, reshuffle_each_iteration=True)
+        return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+    # -- evaluation and prediction -----------------------------------------------------------
+    def evaluate(self, model: Any, dataset: Any, classes: list[str], config: dict[str, Any]) -> dict[str, Any]:
+        """Accuracy, macro-F1, per-class metrics (and a confusion matrix for single-label)."""
+        import tensorflow as tf
+
+        from zooft_classify.metrics import classification_metrics, resolve_top_k
+
+        _check_classes(classes)
+        serve = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+        probabilities, targets = [], []
+        for batch in dataset:
+            probabilities.append(np.asarray(serve(batch[0]), dtype=np.float32))
+            targets.append(np.asarray(batch[1]))
+        if not probabilities:
+            raise DataError("cannot evaluate on an empty dataset", hint="check the validation/test split")
+        probs, y = np.concatenate(probabilities), np.concatenate(targets)
+        settings = model_settings(model)
+        if settings["multi_label"]:
+            return multilabel_metrics(y, probs, classes, settings["thresholds"])
+        return classification_metrics(y, probs, classes, top_k=resolve_top_k(config, len(classes)),
+                                      label_smoothing=_fraction(config, "label_smoothing", 0.0))
+
+    def prediction_settings(self, *, model: Any = None, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+        """What :meth:`postprocess` needs beyond the outputs, from a run's model or an artifact's metadata."""
+        if model is not None:
+            return model_settings(model)
+        metadata = metadata or {}
+        thresholds = metadata.get("thresholds")
+        if isinstance(thresholds, dict):
+            thresholds = [thresholds[c] for c in metadata.get("labels", [])]
+        return {"multi_label": bool(metadata.get("multi_label")), "thresholds": thresholds}
+
+    def postprocess(self, outputs: Any, classes: list[str], top_k: int = 1, *, multi_label: bool = False,
+                    thresholds: list[float] | None = None) -> list[dict[str, Any]]:
+        """One prediction per text: ``{"label", "probability", "top_k"}``; multi-label adds
+        ``"labels"`` (every label at or above its threshold; ``label`` joins them with ``|``)."""
+        if isinstance(outputs, dict):
+            outputs = outputs["probabilities"]
+        probs = np.asarray(outputs, dtype=np.float64)
+        if probs.ndim == 1:
+            probs = probs[None, :]
+        if probs.ndim != 2 or probs.shape[1] != len(classes):
+            raise DataError(f"expected model outputs of shape (n, {len(classes)}), got {probs.shape}")
+        k = max(1, min(int(top_k), len(classes)))
+        limits = np.asarray(thresholds if thresholds is not None else [0.5] * len(classes), dtype=np.float64)
+        results = []
+        for row in probs:
+            ranked = np.argsort(-row, kind="stable")[:k]
+            top = [{"label": classes[i], "probability": float(row[i])} for i in ranked]
+            if multi_label:
+                chosen = [classes[i] for i in np.argsort(-row, kind="stable") if row[i] >= limits[i]]
+                results.append({"label": "|".join(chosen), "labels": chosen, "probability": top[0]["probability"], "top_k": top})
+            else:
+                results.append({"label": top[0]["label"], "probability": top[0]["probability"], "top_k": top})
+        return results
+
+    # -- export hooks (zooft/task.py) -----------------------------------------------------------
+    def export_model(self, model: Any, format: str, metadata: dict[str, Any]) -> Any:  # noqa: A002
+        """SavedModel: the trained strings model. TFLite/ONNX: token ids -> probabilities, with the
+        tokenizer's config (vocabulary included) in ``metadata``."""
+        self.export_settings = model_settings(model)
+        return _export.export_model(model, format, metadata, self.export_settings)
+
+    def export_inputs(self, raw: Any, metadata: dict[str, Any]) -> Any:
+        """Strings -> what the artifact takes: strings again, or token ids tokenized here (the host)."""
+        return _export.export_inputs(raw, metadata)
+
+    def parity(self, reference: Any, candidate: Any, *, labels: Any, classes: Any, format: str,  # noqa: A002
+               quantize: str | None = None, **_: Any) -> tuple[dict[str, Any], dict[str, float]]:
+        """Numeric differences plus label agreement, gated per format (see :mod:`.export`)."""
+        return _export.parity(reference, candidate, labels=labels, classes=list(classes), format=format,
+                              quantize=quantize, settings=self.export_settings)
