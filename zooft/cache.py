@@ -10,7 +10,8 @@ import tarfile
 import tempfile
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import Any
 from pathlib import Path
 
 from .errors import OfflineError, WeightsError
@@ -182,3 +183,19 @@ def safe_extract(archive: str | os.PathLike[str], dest: str | os.PathLike[str]) 
             shutil.rmtree(tmp, ignore_errors=True)
             raise
     return dest
+
+
+def fingerprint_files(paths: Iterable[str], digest: Any = None) -> Any:
+    """Feed every path with its size and modification time into ``digest`` (a new sha256 when
+    ``None``) and return it: a fingerprint of a data set that changes when a file is replaced,
+    touched or missing, without reading the files. Cache names built from it never serve stale
+    data (tf.data and the feature cache reuse whatever file carries the name)."""
+    digest = hashlib.sha256() if digest is None else digest
+    for path in paths:
+        try:
+            stat = os.stat(path)
+            stamp = f"{stat.st_size}:{stat.st_mtime_ns}"
+        except OSError:
+            stamp = "missing"
+        digest.update(f"\0{path}\0{stamp}".encode())
+    return digest

@@ -148,7 +148,7 @@ def parse_feature_cache(value: Any) -> str:
     return text
 
 
-def _flag(value: Any) -> bool:
+def parse_flag(value: Any) -> bool:
     """A bool from a bool or a config-file string (``"false"`` must not be truthy)."""
     if isinstance(value, bool):
         return value
@@ -211,7 +211,7 @@ TUNE_KEYS: dict[str, Key] = {
     "sequence_length": Key(_optional(_positive_int), None, "tokens per text incl. [CLS]/[SEP] (default 128, at most the model's)"),
     "text_column": Key(_optional_str, None, "column (CSV/TSV) or key (JSONL) holding the text"),
     "label_column": Key(_optional_str, None, "column (CSV/TSV) or key (JSONL) holding the label(s)"),
-    "multi_label": Key(_flag, False, "several labels per text ('a|b' in CSV, a list in JSONL): sigmoid head"),
+    "multi_label": Key(parse_flag, False, "several labels per text ('a|b' in CSV, a list in JSONL): sigmoid head"),
     "thresholds": Key(_optional_str, None, "multi-label decision thresholds: 0.4, or label=0.3,other=0.6"),
 }
 

@@ -51,15 +51,14 @@ def export_name(info: ExporterInfo, options: dict[str, Any]) -> str:
 
 
 def _flag(value: Any) -> bool:
-    """A bool from a bool or a CLI/config string (``"false"`` must not be truthy)."""
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(f"export option verify={value!r} is not valid; allowed: true, false")
+    """A bool from a bool or a CLI/config string (``"false"`` must not be truthy), parsed as
+    ``zooft tune``'s flags are (zooft.config)."""
+    from .config import parse_flag
+
+    try:
+        return parse_flag(value)
+    except ValueError:
+        raise ConfigError(f"export option verify={value!r} is not valid; allowed: true, false") from None
 
 
 def split_options(info: ExporterInfo, options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 import zooft
+from zooft import cache as zooft_cache
 
 from .anchors import AnchorConfig, make_anchors
 from .boxes import MatchConfig, encode_targets
@@ -155,14 +156,7 @@ def _cache_name(cache: str, paths: Sequence[str], boxes: np.ndarray, size: tuple
     import hashlib
     import os
 
-    digest = hashlib.sha256(f"zooft-detect-cache-v1 {size} {resize}".encode())
-    for path in paths:
-        try:
-            stat = os.stat(path)
-            stamp = f"{stat.st_size}:{stat.st_mtime_ns}"
-        except OSError:
-            stamp = "missing"
-        digest.update(f"\0{path}\0{stamp}".encode())
+    digest = zooft_cache.fingerprint_files(paths, hashlib.sha256(f"zooft-detect-cache-v1 {size} {resize}".encode()))
     digest.update(np.ascontiguousarray(boxes, dtype=np.float32).tobytes())
     os.makedirs(os.path.dirname(os.path.abspath(cache)), exist_ok=True)
     return f"{cache}-{digest.hexdigest()[:16]}"

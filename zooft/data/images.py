@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..cache import fingerprint_files
 from ..errors import ConfigError, DataError
 from .records import Example
 from .split import stratified_sample
@@ -210,14 +211,7 @@ def _cache_prefix(cache: str, paths: Sequence[str], image_size: tuple[int, int])
     tf.data reuses an existing cache file blindly, even after the data changed; a fingerprint
     in the name makes a changed data set write a new cache instead of training on stale pixels.
     """
-    digest = hashlib.sha256(f"zooft-cache-v1 {image_size[0]}x{image_size[1]}".encode())
-    for path in paths:
-        try:
-            stat = os.stat(path)
-            stamp = f"{stat.st_size}:{stat.st_mtime_ns}"
-        except OSError:
-            stamp = "missing"
-        digest.update(f"\0{path}\0{stamp}".encode())
+    digest = fingerprint_files(paths, hashlib.sha256(f"zooft-cache-v1 {image_size[0]}x{image_size[1]}".encode()))
     os.makedirs(os.path.dirname(os.path.abspath(cache)), exist_ok=True)
     return f"{cache}-{digest.hexdigest()[:16]}"
 

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from ..cache import cache_root
+from ..cache import cache_root, fingerprint_files
 from ..config import parse_feature_cache as parse_mode
 
 #: Feature sets larger than this go to disk (memory-mapped) instead of RAM.
@@ -96,16 +96,6 @@ def _weights_digest(model: Any) -> str:
     return digest.hexdigest()
 
 
-def _data_fingerprint(paths: list[str]) -> str:
-    digest = hashlib.sha256()
-    for path in paths:
-        try:
-            stat = os.stat(path)
-            stamp = f"{stat.st_size}:{stat.st_mtime_ns}"
-        except OSError:
-            stamp = "missing"
-        digest.update(f"\0{path}\0{stamp}".encode())
-    return digest.hexdigest()
 
 
 def cache_key(session: Any, names: tuple[str, ...], split: str, weights_digest: str) -> str:
@@ -113,7 +103,7 @@ def cache_key(session: Any, names: tuple[str, ...], split: str, weights_digest: 
     paths = [ex.source for ex in session.data.splits.get(split) or []]
     text = " ".join([
         "zooft-features-v1", session.spec.name, weights_digest, "x".join(map(str, session.image_size)),
-        ",".join(names), _data_fingerprint(paths),
+        ",".join(names), fingerprint_files(paths).hexdigest(),
     ])
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
