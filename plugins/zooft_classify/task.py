@@ -190,20 +190,27 @@ class ClassifyTask:
         )
 
     def postprocess(self, outputs: Any, classes: list[str], top_k: int = 1) -> list[dict[str, Any]]:
-        """Softmax rows ``(n, C)`` (or one row ``(C,)``) -> one prediction per input.
+        """Softmax rows ``(n, C)`` (or one row ``(C,)``) -> one prediction per input
+        (:func:`top_k_predictions`)."""
+        return top_k_predictions(outputs, classes, top_k)[1]
 
-        Each is ``{"label", "probability", "top_k": [{"label", "probability"}, ...]}`` with
-        ``top_k`` sorted by probability (ties keep class order) and capped to ``C`` entries.
-        """
-        probs = np.asarray(outputs, dtype=np.float64)
-        if probs.ndim == 1:
-            probs = probs[None, :]
-        if probs.ndim != 2 or probs.shape[1] != len(classes):
-            raise DataError(f"expected model outputs of shape (n, {len(classes)}), got {probs.shape}")
-        k = max(1, min(int(top_k), len(classes)))
-        order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
-        results = []
-        for row, ranked in zip(probs, order):
-            top = [{"label": classes[i], "probability": float(row[i])} for i in ranked]
-            results.append({"label": top[0]["label"], "probability": top[0]["probability"], "top_k": top})
-        return results
+
+def top_k_predictions(outputs: Any, classes: list[str], top_k: int = 1) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """Probability rows ``(n, C)`` (or one row ``(C,)``) -> ``(rows as float64, predictions)``.
+
+    Each prediction is ``{"label", "probability", "top_k": [{"label", "probability"}, ...]}``
+    with ``top_k`` sorted by probability (ties keep class order) and capped to ``C`` entries.
+    Shared with the text task, whose multi-label predictions add to these.
+    """
+    probs = np.asarray(outputs, dtype=np.float64)
+    if probs.ndim == 1:
+        probs = probs[None, :]
+    if probs.ndim != 2 or probs.shape[1] != len(classes):
+        raise DataError(f"expected model outputs of shape (n, {len(classes)}), got {probs.shape}")
+    k = max(1, min(int(top_k), len(classes)))
+    order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
+    results = []
+    for row, ranked in zip(probs, order):
+        top = [{"label": classes[i], "probability": float(row[i])} for i in ranked]
+        results.append({"label": top[0]["label"], "probability": top[0]["probability"], "top_k": top})
+    return probs, results

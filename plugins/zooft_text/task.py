@@ -197,24 +197,16 @@ class TextClassifyTask:
                     thresholds: list[float] | None = None) -> list[dict[str, Any]]:
         """One prediction per text: ``{"label", "probability", "top_k"}``; multi-label adds
         ``"labels"`` (every label at or above its threshold; ``label`` joins them with ``|``)."""
+        from zooft_classify.task import top_k_predictions
+
         if isinstance(outputs, dict):
             outputs = outputs["probabilities"]
-        probs = np.asarray(outputs, dtype=np.float64)
-        if probs.ndim == 1:
-            probs = probs[None, :]
-        if probs.ndim != 2 or probs.shape[1] != len(classes):
-            raise DataError(f"expected model outputs of shape (n, {len(classes)}), got {probs.shape}")
-        k = max(1, min(int(top_k), len(classes)))
-        limits = np.asarray(thresholds if thresholds is not None else [0.5] * len(classes), dtype=np.float64)
-        results = []
-        for row in probs:
-            ranked = np.argsort(-row, kind="stable")[:k]
-            top = [{"label": classes[i], "probability": float(row[i])} for i in ranked]
-            if multi_label:
+        probs, results = top_k_predictions(outputs, classes, top_k)
+        if multi_label:
+            limits = np.asarray(thresholds if thresholds is not None else [0.5] * len(classes), dtype=np.float64)
+            for row, result in zip(probs, results):
                 chosen = [classes[i] for i in np.argsort(-row, kind="stable") if row[i] >= limits[i]]
-                results.append({"label": "|".join(chosen), "labels": chosen, "probability": top[0]["probability"], "top_k": top})
-            else:
-                results.append({"label": top[0]["label"], "probability": top[0]["probability"], "top_k": top})
+                result.update(label="|".join(chosen), labels=chosen)
         return results
 
     # -- export hooks (zooft/task.py) -----------------------------------------------------------

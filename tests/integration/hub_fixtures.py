@@ -3,20 +3,17 @@
 The model is a small CNN with BatchNorm, written as a TF2 reusable SavedModel (the TF Hub
 format: ``__call__(images, training)`` traced for both values, ``variables``,
 ``trainable_variables``, ``regularization_losses``) by :mod:`zooft_hub.savedmodel`, packed as a
-.tar.gz and served by ``http.server`` on 127.0.0.1 from a thread. Nothing leaves the machine.
+.tar.gz and served by ``http.server`` on 127.0.0.1 from a thread (loopback.py). Nothing leaves the machine.
 """
 
 from __future__ import annotations
 
-import functools
-import http.server
 import io
 import tarfile
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from loopback import serve  # noqa: F401 - re-exported: tests and scripts/bench/hub_vs_keras.py use hf.serve
 
 SIZE = 32
 
@@ -72,21 +69,3 @@ def bad_archive(path: Path, kind: str) -> Path:
     return path
 
 
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        pass
-
-
-@contextmanager
-def serve(directory: Path) -> Iterator[str]:
-    """Serve ``directory`` on 127.0.0.1 (random free port) from a thread; yields the base URL."""
-    handler = functools.partial(_Quiet, directory=str(directory))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)

@@ -3,22 +3,22 @@ manual imports and safe archive extraction. Never touches the real network."""
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import http.server
 import io
 import socket
+import sys
 import tarfile
-import threading
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 import zooft
 from zooft.cache import cache_root, download, import_file, is_offline, safe_extract, sha256_file, verify_sha256
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "integration"))
+from loopback import serve  # noqa: E402  (no TensorFlow: the shared loopback server)
 
 PAYLOAD = b"pretend these are weights\n" * 5000  # > 64 KiB, several reads
 PAYLOAD_SHA = hashlib.sha256(PAYLOAD).hexdigest()
@@ -38,24 +38,11 @@ def source_file(tmp_path: Path) -> Path:
     return path
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
-        pass
-
-
 @pytest.fixture
 def http_root(source_file: Path) -> Iterator[str]:
     """An HTTP server on 127.0.0.1 (ephemeral port) serving ``source_file``'s directory."""
-    handler = functools.partial(_QuietHandler, directory=str(source_file.parent))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with serve(source_file.parent) as url:
+        yield url
 
 
 @pytest.fixture
