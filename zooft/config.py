@@ -128,6 +128,16 @@ def _optional_str(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+def _image_cache(value: Any) -> str | None:
+    """``memory``, a path prefix, or None (off: also ``off``/``none``/``false``)."""
+    if value is None or value is False:
+        return None
+    text = str(value).strip()
+    if text.lower() in ("", "off", "none", "false", "no", "0"):
+        return None
+    return "memory" if text.lower() == "memory" else text
+
+
 #: ``feature_cache`` values: auto (memory or disk by size), memory, disk, off.
 FEATURE_CACHE_MODES = ("auto", "memory", "disk", "off")
 
@@ -201,7 +211,7 @@ TUNE_KEYS: dict[str, Key] = {
     "early_stopping": Key(_non_negative_int, 0, "patience in epochs on val_loss (0: off); best weights restored"),
     "seed": Key(int, 0, "random seed"),
     "top_k": Key(_positive_int, 5, "k of the top-k accuracy metric"),
-    "cache": Key(_optional_str, None, "cache decoded images: memory, or a file path prefix"),
+    "cache": Key(_image_cache, None, "cache decoded images: memory, or a file path prefix (off: none)"),
     "feature_cache": Key(parse_feature_cache, "auto", "train the head on backbone features computed once: auto, memory, disk, off"),
     "output": Key(_optional_str, None, "run directory (default runs/<model>-<task>-<time>)"),
     "export": Key(_str_list, [], "formats to export after training, e.g. savedmodel, tflite:int8, onnx"),

@@ -27,7 +27,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from datasets import write_digits  # noqa: E402
+from datasets import KINDS, write_dataset  # noqa: E402
 from results import append_section, load_note, machine_line  # noqa: E402
 
 
@@ -51,13 +51,14 @@ def main() -> None:
     parser.add_argument("--keep-run", help="copy zooft's run directory here")
     parser.add_argument("--digits-size", type=int, default=32, help="pixel size of the written digit images")
     parser.add_argument("--image-size", type=int, default=96, help="input size of the model")
+    parser.add_argument("--data", choices=KINDS, default="digits", help="small PNG digits, or the digits as 400x300 JPEG photos")
     args = parser.parse_args()
 
     from zooft.registry import load_registry
 
     weights = load_registry().resolve("embedded").weights.location
     work = Path(tempfile.mkdtemp(prefix="zooft-bench-"))
-    counts = write_digits(work / "digits", size=args.digits_size)
+    counts, described = write_dataset(args.data, work / "digits", digits_size=args.digits_size)
     common = ["--epochs", str(args.epochs), "--image-size", str(args.image_size), "--fine-tune-epochs", str(args.fine_tune_epochs),
               "--batch-size", str(args.batch_size), "--lr", str(args.lr), "--fine-tune-lr", str(args.fine_tune_lr)]
     zooft_cmd = [sys.executable, "-m", "zooft", "tune", "--backbone", "embedded", "--data", str(work / "digits"),
@@ -101,7 +102,7 @@ def main() -> None:
 
 {load_note()}
 
-Data: scikit-learn digits as {args.digits_size} px PNG folders ({counts['train']} train / {counts['val']} val / \
+Data: {described} ({counts['train']} train / {counts['val']} val / \
 {counts['test']} test), resized to {args.image_size} px. Backbone: the embedded MobileNetV2 α=0.35. \
 {args.epochs} head epochs + {args.fine_tune_epochs} fine-tuning epochs, batch {args.batch_size}, \
 lr {args.lr:g} then {args.fine_tune_lr:g}, no augmentation; each a fresh process.
@@ -117,7 +118,7 @@ accuracy zooft − Keras = **{zooft_acc - keras_acc:+.4f}**.
 
 zooft's feature cache: {feature_note}.
 
-Command: `.venv/bin/python scripts/bench/classify_vs_keras.py --epochs {args.epochs} \
+Command: `.venv/bin/python scripts/bench/classify_vs_keras.py --data {args.data} --epochs {args.epochs} \
 --fine-tune-epochs {args.fine_tune_epochs} --lr {args.lr:g} --fine-tune-lr {args.fine_tune_lr:g} \
 --batch-size {args.batch_size} --image-size {args.image_size}`
 """

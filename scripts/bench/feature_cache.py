@@ -20,7 +20,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from datasets import write_digits  # noqa: E402
+from datasets import KINDS, write_dataset  # noqa: E402
 from results import append_section, load_note, machine_line  # noqa: E402
 
 
@@ -41,11 +41,12 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--image-size", type=int, default=96)
     parser.add_argument("--digits-size", type=int, default=32)
+    parser.add_argument("--data", choices=KINDS, default="digits")
     parser.add_argument("--copies", type=int, default=1, help="repeat the training images (a larger data set)")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="zooft-bench-fc-"))
-    counts = write_digits(work / "digits", size=args.digits_size, copies=args.copies)
+    counts, described = write_dataset(args.data, work / "digits", digits_size=args.digits_size, copies=args.copies)
     on = tune(work / "digits", work / "on", args)
     off = tune(work / "digits", work / "off", args, "--no-feature-cache")
     diff = max(abs(a - b) for a, b in zip(on["losses"] + on["val_losses"], off["losses"] + off["val_losses"]))
@@ -60,7 +61,7 @@ def main() -> None:
 
 {load_note()}
 
-Data: scikit-learn digits ({counts['train']} train{f" (the train split {args.copies}× under new names)" if args.copies > 1 else ""} / {counts['val']} val images, {args.digits_size} px PNG), \
+Data: {described} ({counts['train']} train / {counts['val']} val images), \
 {args.image_size} px input, embedded MobileNetV2 α=0.35, batch 32, {args.epochs} head epochs, no augmentation. \
 Time: the head phase's wall time inside each run (features computed once + head training, graph tracing included).
 
@@ -71,7 +72,7 @@ Time: the head phase's wall time inside each run (features computed once + head 
 Speed-up: **{off['seconds'] / on['seconds']:.1f}×**; largest loss difference **{diff:.1e}**.
 Cache: {on['note']}.
 
-Command: `.venv/bin/python scripts/bench/feature_cache.py --epochs {args.epochs} --image-size {args.image_size} --copies {args.copies}`
+Command: `.venv/bin/python scripts/bench/feature_cache.py --data {args.data} --epochs {args.epochs} --image-size {args.image_size} --copies {args.copies}`
 """
     print(section)
     if not args.no_write:

@@ -1,6 +1,7 @@
 """zooft's image pipeline vs ``ImageDataGenerator.flow_from_directory``, in images/s.
 
-Both read the same PNG folders, resize to the same size and batch the same way for the same
+Both read the same image folders (``--data digits``: small PNGs; ``--data photos``: 400×300
+JPEGs), resize to the same size and batch the same way for the same
 number of epochs (training order: shuffled), with no model attached: this is the input
 pipeline alone. ImageDataGenerator runs as a subprocess under TF_USE_LEGACY_KERAS=1 (it needs
 tf_keras, ``pip install -e '.[bench]'``); zooft's pipeline is timed without cache (decoding
@@ -23,7 +24,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from datasets import write_digits  # noqa: E402
+from datasets import KINDS, write_dataset  # noqa: E402
 from results import append_section, load_note, machine_line  # noqa: E402
 
 
@@ -33,7 +34,7 @@ def zooft_rate(train: Path, args: argparse.Namespace, cache: str | None) -> floa
 
     from zooft.data.images import make_image_dataset
 
-    paths = sorted(str(p) for p in train.glob("*/*.png"))
+    paths = sorted(str(p) for p in train.glob("*/*") if p.is_file())
     labels = np.eye(10, dtype=np.float32)[[int(Path(p).parent.name) for p in paths]]
     start = time.perf_counter()
     ds = make_image_dataset(paths, image_size=(args.image_size, args.image_size), batch_size=args.batch_size,
@@ -51,10 +52,11 @@ def main() -> None:
     parser.add_argument("--image-size", type=int, default=96)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--digits-size", type=int, default=32)
+    parser.add_argument("--data", choices=KINDS, default="digits")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="zooft-bench-pipe-"))
-    counts = write_digits(work / "digits", size=args.digits_size)
+    counts, described = write_dataset(args.data, work / "digits", digits_size=args.digits_size)
     idg_cmd = [sys.executable, str(HERE / "seed_recipe.py"), str(work / "digits"), "--pipeline-only",
                "--epochs", str(args.epochs), "--image-size", str(args.image_size), "--batch-size", str(args.batch_size)]
     proc = subprocess.run(idg_cmd, capture_output=True, text=True, env=dict(os.environ, TF_USE_LEGACY_KERAS="1"), check=False)
@@ -70,7 +72,7 @@ def main() -> None:
 
 {load_note()}
 
-{counts['train']} PNG images ({args.digits_size} px, scikit-learn digits) → {args.image_size} px, batch {args.batch_size}, \
+{counts['train']} images ({described}) → {args.image_size} px, batch {args.batch_size}, \
 {args.epochs} shuffled epochs, no model; time includes building the pipeline.
 
 | pipeline | images/s | ratio to ImageDataGenerator |
@@ -79,7 +81,7 @@ def main() -> None:
 | zooft make_image_dataset (--cache memory) | {cached:.0f} | {cached / idg:.2f} |
 | ImageDataGenerator.flow_from_directory (tf_keras) | {idg:.0f} | 1.00 |
 
-Command: `.venv/bin/python scripts/bench/pipeline.py --epochs {args.epochs}`
+Command: `.venv/bin/python scripts/bench/pipeline.py --data {args.data} --epochs {args.epochs} --image-size {args.image_size}`
 """
     print(section)
     if not args.no_write:

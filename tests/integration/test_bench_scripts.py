@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 BENCH = Path(__file__).resolve().parents[2] / "scripts" / "bench"
 
@@ -30,6 +31,22 @@ def test_digits_are_written_as_stratified_image_folders(tmp_path: Path) -> None:
     counts = write_digits(tmp_path / "digits", size=16)
     assert counts == {"train": 1078, "val": 269, "test": 450}
     assert sorted(p.name for p in (tmp_path / "digits" / "test").iterdir()) == [str(d) for d in range(10)]
+
+
+@pytest.mark.slow
+def test_digit_photos_are_jpegs_with_the_same_split_as_the_digits(tmp_path: Path) -> None:
+    sys.path.insert(0, str(BENCH))
+    try:
+        from datasets import write_digit_photos, write_digits
+    finally:
+        sys.path.remove(str(BENCH))
+    counts = write_digit_photos(tmp_path / "photos", width=40, height=30)
+    assert counts == write_digits(tmp_path / "digits", size=8)
+    photo = next((tmp_path / "photos" / "test" / "7").iterdir())
+    with Image.open(photo) as image:
+        assert (image.format, image.mode, image.size) == ("JPEG", "RGB", (40, 30))
+    stems = {p.stem for p in (tmp_path / "photos" / "test" / "7").iterdir()}
+    assert stems == {p.stem.split("_")[0] for p in (tmp_path / "digits" / "test" / "7").iterdir()}
 
 
 def _script(name: str, *args: str, timeout: int = 600) -> str:

@@ -14,7 +14,7 @@ from PIL import Image
 
 import zooft
 from zooft.data.check import inspect_image
-from zooft.data.images import load_images_for_predict, make_image_dataset, parse_augment
+from zooft.data.images import _decode_and_resize, _decode_jpeg_scaled, load_images_for_predict, make_image_dataset, parse_augment
 from zooft.data.records import Example
 
 SIZE = (8, 8)
@@ -85,6 +85,25 @@ def test_decodes_every_format_to_float_rgb(files: dict[str, str], tf: ModuleType
     assert np.array_equal(by_name["gif"][0, 0], [200, 10, 10])  # the first frame
     assert np.array_equal(by_name["grey"], np.full((8, 8, 3), 90, np.float32))  # grey -> 3 channels
     assert np.array_equal(by_name["rgba"][0, 0], [0, 128, 0])
+
+
+def test_large_jpegs_decode_at_the_smallest_dct_scale_that_covers_the_target(tmp_path: Path, tf: ModuleType) -> None:
+    rng = np.random.default_rng(1)
+    # a smooth photo-like image (gradients + a little noise), 300 x 400
+    ys, xs = np.mgrid[0:300, 0:400]
+    pixels = np.stack([xs * 0.6, ys * 0.8, (xs + ys) * 0.3], -1) + rng.normal(0, 4, (300, 400, 3))
+    path = save(tmp_path / "photo.jpg", np.clip(pixels, 0, 255).astype(np.uint8), "JPEG", quality=92)
+    data = tf.io.read_file(path)
+    # the decoded size is the largest 1/2^k scale with both sides still >= the target's
+    assert _decode_jpeg_scaled(data, (96, 96)).shape == (150, 200, 3)
+    assert _decode_jpeg_scaled(data, (64, 96)).shape == (75, 100, 3)
+    assert _decode_jpeg_scaled(data, (32, 32)).shape == (38, 50, 3)
+    assert _decode_jpeg_scaled(data, (224, 224)).shape == (300, 400, 3)
+    assert _decode_jpeg_scaled(data, (151, 10)).shape == (300, 400, 3)
+    # and the result stays what a full decode + antialiased resize gives, to JPEG noise
+    full = tf.image.resize(tf.io.decode_jpeg(data, channels=3), (96, 96), antialias=True).numpy()
+    fast = _decode_and_resize(data, (96, 96)).numpy().astype(np.float32)
+    assert np.abs(fast - full).mean() < 1.5 and np.abs(fast - full).max() < 16
 
 
 def test_images_only_and_drop_remainder(files: dict[str, str]) -> None:
@@ -241,8 +260,8 @@ def test_files_the_check_accepts_decode_in_tensorflow(tmp_path: Path, name: str,
     path = tmp_path / name
     path.write_bytes(ACCEPTED[name]())
     assert inspect_image(str(path)) is None
-    image = tf.io.decode_image(tf.io.read_file(str(path)), channels=3, expand_animations=False)
-    assert image.shape[-1] == 3
+    image = _decode_and_resize(tf.io.read_file(str(path)), (8, 8))  # zooft's decoder, JPEG fast path included
+    assert image.shape == (8, 8, 3)
 
 
 @pytest.mark.parametrize("name", sorted(REJECTED_BY_TF))
@@ -251,7 +270,7 @@ def test_files_the_check_rejects_fail_in_tensorflow(tmp_path: Path, name: str, t
     path.write_bytes(REJECTED_BY_TF[name]())
     assert inspect_image(str(path)) is not None
     with pytest.raises(tf.errors.InvalidArgumentError):
-        tf.io.decode_image(tf.io.read_file(str(path)), channels=3, expand_animations=False)
+        _decode_and_resize(tf.io.read_file(str(path)), (8, 8))
 
 
 def test_palette_bmp_is_rejected_because_tensorflow_misreads_it(tmp_path: Path, tf: ModuleType) -> None:

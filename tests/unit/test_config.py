@@ -175,6 +175,10 @@ def test_bad_value_in_a_file_names_the_file(tmp_path: Path) -> None:
         ("export", "savedmodel,tflite:int8", ["savedmodel", "tflite:int8"]),
         ("export", ["onnx"], ["onnx"]),
         ("class_weight", "balanced", "balanced"),
+        ("cache", "Memory", "memory"),
+        ("cache", "off", None),
+        ("cache", "none", None),
+        ("cache", "/tmp/zooft-images", "/tmp/zooft-images"),
     ],
 )
 def test_good_values_are_normalised(key: str, value: Any, parsed: Any) -> None:

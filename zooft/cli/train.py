@@ -35,6 +35,7 @@ def tune(
     early_stopping: Annotated[int | None, Opt(help="Patience in epochs on val_loss; restores best weights [default: off].")] = None,
     skip_bad_files: Annotated[bool | None, Opt("--skip-bad-files", help="Drop unreadable/non-image files and list them.")] = None,
     weights: Annotated[str | None, Opt(help="pretrained or none [default: pretrained].")] = None,
+    cache: Annotated[str | None, Opt(help="Keep decoded, resized images between epochs: memory, or a file path prefix [default: off].")] = None,
     feature_cache: Annotated[bool | None, Opt("--feature-cache/--no-feature-cache", help="Train the head on backbone features computed once, where that gives the same model [default: on].")] = None,
     task_options: Annotated[str | None, Opt(help="Task-specific key=value,... (e.g. detect: score_threshold=0.3,box_loss=giou).")] = None,
     seed: Annotated[int | None, Opt(help="Random seed [default: 0].")] = None,
