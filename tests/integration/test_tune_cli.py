@@ -125,11 +125,12 @@ def test_a_drifting_export_fails_the_command_in_one_line(
 def test_from_scratch_run_re_estimates_batchnorm(data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "scratch"
     argv = ["tune", *SMALL, "--weights", "none", "--data", str(data_dir), "--epochs", "0", "--fine-tune-epochs", "1",
-            "--unfreeze", "all", "--output", str(out)]
+            "--unfreeze", "all", "--cache", "memory", "--output", str(out)]
     capsys.readouterr()
     assert cli(argv) == 0
     captured = capsys.readouterr()
     assert "re-estimated BatchNorm statistics on" in captured.out + captured.err
+    assert json.loads((out / "config.json").read_text())["values"]["cache"] == "memory"  # decoded images kept in RAM
     assert json.loads((out / "metrics.json").read_text())["split"] == "test"
 
 
