@@ -25,10 +25,34 @@ def append_section(section: str) -> None:
         handle.write(section)
 
 
+def _cpu_busy(seconds: float = 2.0) -> float | None:
+    """The fraction of CPU time spent busy over the next ``seconds`` (Linux /proc/stat), or None."""
+    import time
+
+    def sample() -> tuple[int, int]:
+        with open("/proc/stat") as handle:
+            fields = [int(x) for x in handle.readline().split()[1:]]
+        return fields[3] + fields[4], sum(fields)  # idle + iowait, total
+
+    try:
+        idle0, total0 = sample()
+        time.sleep(seconds)
+        idle1, total1 = sample()
+    except (OSError, ValueError, IndexError):
+        return None
+    return 1.0 - (idle1 - idle0) / max(total1 - total0, 1)
+
+
 def load_note() -> str:
-    """The 1-minute load average: other jobs on the machine make timings noisy (ratios measured
-    side by side in one run stay meaningful)."""
-    load = os.getloadavg()[0]
+    """How busy the machine is right before a benchmark: other jobs make timings noisy (ratios
+    measured side by side in one run stay meaningful). Measured as CPU use over two seconds
+    rather than the load average, which still counts the previous benchmark of a suite for a
+    minute after it ended."""
+    busy = _cpu_busy()
     cores = os.cpu_count() or 1
-    state = "loaded (other jobs running)" if load > 0.5 * cores else "idle"
-    return f"Machine {state}: load average {load:.1f} on {cores} cores at the start of this benchmark."
+    if busy is None:
+        load = os.getloadavg()[0]
+        state = "loaded (other jobs running)" if load > 0.5 * cores else "idle"
+        return f"Machine {state}: load average {load:.1f} on {cores} cores at the start of this benchmark."
+    state = "loaded (other jobs running)" if busy > 0.25 else "idle"
+    return f"Machine {state}: {busy:.0%} of {cores} cores busy in the 2 s before this benchmark."
