@@ -47,7 +47,7 @@ def test_cached_head_phase_gives_the_same_losses_and_weights(pair: tuple[Path, P
     np.testing.assert_allclose(_losses(fast), _losses(slow), rtol=1e-4, atol=1e-5)
     timing_fast = json.loads((fast / "timing.json").read_text())
     timing_slow = json.loads((slow / "timing.json").read_text())
-    assert timing_fast["feature_cache"].startswith("on (memory)")
+    assert timing_fast["feature_cache"].startswith("on (memory, TensorFlow)")
     assert timing_slow["feature_cache"] == "off: disabled (--no-feature-cache)"
     assert "feature_cache" in (fast / "report.md").read_text()
     import keras
@@ -69,7 +69,7 @@ def test_resume_mixes_cached_and_uncached_epochs(data_dir: Path, tmp_path: Path)
     assert len(_losses(a)) == 3
     np.testing.assert_allclose(_losses(a), _losses(b), rtol=1e-4, atol=1e-5)
     assert json.loads((a / "state.json").read_text())["epochs_done"] == {"head": 3}
-    assert json.loads((b / "timing.json").read_text())["feature_cache"].startswith("on (memory)")
+    assert json.loads((b / "timing.json").read_text())["feature_cache"].startswith("on (memory, TensorFlow)")
 
 
 def test_disk_store_is_keyed_and_reused(data_dir: Path, pair: tuple[Path, Path], tmp_path: Path, zooft_env: Path) -> None:
@@ -77,7 +77,7 @@ def test_disk_store_is_keyed_and_reused(data_dir: Path, pair: tuple[Path, Path],
     run = zooft.tune(**options, output=str(tmp_path / "disk")).path
     files = sorted((zooft_env / "features").glob("*.npy"))
     assert len(files) == 2  # train and val, one feature each
-    assert json.loads((run / "timing.json").read_text())["feature_cache"].startswith("on (disk)")
+    assert json.loads((run / "timing.json").read_text())["feature_cache"].startswith("on (disk, TensorFlow)")
     # the disk path reads rows in the same shuffled order: same losses as in memory
     np.testing.assert_allclose(_losses(run), _losses(pair[0]), rtol=1e-4, atol=1e-5)
     stamps = [f.stat().st_mtime_ns for f in files]
@@ -90,3 +90,65 @@ def test_falls_back_with_a_note_when_augmenting(data_dir: Path, tmp_path: Path) 
     run = zooft.tune(**options, output=str(tmp_path / "aug")).path
     note = json.loads((run / "timing.json").read_text())["feature_cache"]
     assert note.startswith("off: augmentation is on")
+
+
+def test_litert_extraction_trains_the_same_head(pair: tuple[Path, Path], data_dir: Path, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from zooft.train import feature_cache
+
+    monkeypatch.setattr(feature_cache, "LITERT_MIN_PIXELS", 0)  # the fixture data set is tiny
+    options = dict(COMMON, data=str(data_dir), epochs=3, class_weight="balanced", early_stopping=5)
+    run = zooft.tune(**options, output=str(tmp_path / "litert")).path
+    note = json.loads((run / "timing.json").read_text())["feature_cache"]
+    assert note.startswith("on (memory, LiteRT)"), note
+    np.testing.assert_allclose(_losses(run), _losses(pair[1]), rtol=1e-4, atol=1e-5)
+
+
+def _tiny_backbone() -> object:
+    import keras
+
+    images = keras.Input((16, 16, 3))
+    features = keras.layers.GlobalAveragePooling2D(name="pool")(keras.layers.Conv2D(4, 3, activation="relu")(images))
+    return keras.Model(images, {"pooled": features, "map": keras.layers.Conv2D(2, 1)(images)})
+
+
+def test_extractor_engines_agree_and_map_each_named_output() -> None:
+    from zooft.train.feature_cache import _Extractor
+
+    model = _tiny_backbone()
+    images = np.random.default_rng(0).uniform(0, 255, (5, 16, 16, 3)).astype(np.float32)
+    lite = _Extractor(model, ("pooled", "map"), (16, 16), n_images=5, engine="litert")
+    plain = _Extractor(model, ("pooled", "map"), (16, 16), n_images=5, engine="tensorflow")
+    got, want = lite(images), plain(images)
+    assert lite.engine == "LiteRT" and plain.engine == "TensorFlow" and not lite.reason
+    assert got["pooled"].shape == (5, 4) and got["map"].shape == (5, 16, 16, 2)
+    for name in ("pooled", "map"):
+        np.testing.assert_allclose(got[name], want[name], rtol=1e-5, atol=1e-4)
+    assert lite(images[:2])["pooled"].shape == (2, 4)  # a partial last batch
+    auto = _Extractor(model, ("pooled",), (16, 16), n_images=5)
+    auto(images)
+    assert auto.engine == "TensorFlow" and not auto.reason  # too few pixels to repay a conversion
+
+
+def test_extractor_falls_back_to_tensorflow_when_litert_drifts_or_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    from zooft.train import feature_cache
+
+    model = _tiny_backbone()
+    images = np.random.default_rng(1).uniform(0, 255, (4, 16, 16, 3)).astype(np.float32)
+    want = feature_cache._Extractor(model, ("pooled",), (16, 16), n_images=4, engine="tensorflow")(images)["pooled"]
+
+    def drifting(fn: object) -> object:
+        return lambda images: {"output_0": fn(images)[0].numpy() + 0.5}
+
+    monkeypatch.setattr(feature_cache, "_litert_runner", drifting)
+    extractor = feature_cache._Extractor(model, ("pooled",), (16, 16), n_images=4, engine="litert")
+    np.testing.assert_allclose(extractor(images)["pooled"], want, rtol=1e-6)  # TensorFlow's, not the drifted ones
+    assert extractor.engine == "TensorFlow" and "differed from TensorFlow's by" in extractor.reason
+
+    def missing(fn: object) -> object:
+        raise ImportError("No module named 'ai_edge_litert'")
+
+    monkeypatch.setattr(feature_cache, "_litert_runner", missing)
+    extractor = feature_cache._Extractor(model, ("pooled",), (16, 16), n_images=4, engine="litert")
+    np.testing.assert_allclose(extractor(images)["pooled"], want, rtol=1e-6)
+    assert extractor.reason == "LiteRT unavailable (No module named 'ai_edge_litert')"

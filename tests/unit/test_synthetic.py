@@ -11,18 +11,13 @@ import pytest
 from PIL import Image
 
 from zooft.demo import synthetic
-from zooft.demo.synthetic import (
-    DEMO_CLASSIFY_CLASSES,
-    PRETRAIN_CLASSES,
-    render_demo_image,
-    render_pretrain_image,
-    write_classify_demo,
-)
+from zooft.demo.pretrain_shapes import PRETRAIN_CLASSES, render_pretrain_image
+from zooft.demo.synthetic import DEMO_CLASSIFY_CLASSES, render_demo_image, write_classify_demo
 
 
 def test_module_does_not_import_tensorflow() -> None:
     # Generating data must stay cheap and work without TensorFlow (which takes seconds to import).
-    code = ("import sys, zooft.demo.synthetic; "
+    code = ("import sys, zooft.demo.synthetic, zooft.demo.pretrain_shapes; "
             "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=Path(__file__).resolve().parents[2])

@@ -3,7 +3,7 @@
 Images hold 0–3 objects of :data:`DEMO_DETECT_CLASSES` (the demo classification shapes) at
 random positions, sizes and tilts on the photo-like demo backgrounds; each box is the tight box
 around the object's rendered pixels. Shape drawing and backgrounds come from
-:mod:`zooft.demo.synthetic`; only placement and the COCO writing are new here.
+:mod:`zooft.demo.synthetic` and :mod:`zooft.demo.drawing`; only placement and the COCO writing are new here.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from zooft.demo import drawing
 from zooft.demo import synthetic as syn
 
 #: Object classes of the detection demo (category ids 1..4 in this order).
@@ -29,21 +30,21 @@ _SPLIT_FRACTIONS = (("train", 0.7), ("val", 0.15), ("test", 0.15))
 
 def _object_mask(rng: np.random.Generator, name: str, size: int, cx: float, cy: float, r: float) -> np.ndarray:
     """Anti-aliased mask of one object centred at ``(cx, cy)`` with half-extent ``r`` (pixels)."""
-    canvas = size * syn._SS
+    canvas = size * drawing._SS
     angle = rng.uniform(0, 2 * math.pi) if name == "moon" else rng.uniform(-0.3, 0.3)
-    g = syn._Geom(cx * syn._SS, cy * syn._SS, r * syn._SS, angle, 1.0, canvas)
-    mask, draw = syn._new_mask(canvas)
+    g = drawing._Geom(cx * drawing._SS, cy * drawing._SS, r * drawing._SS, angle, 1.0, canvas)
+    mask, draw = drawing._new_mask(canvas)
     if name == "moon":
-        draw.polygon(syn._transform(syn._regular_polygon(96), g), fill=255)
+        draw.polygon(drawing._transform(drawing._regular_polygon(96), g), fill=255)
         off = rng.uniform(0.45, 0.7)
-        draw.polygon(syn._transform(syn._regular_polygon(96) * rng.uniform(0.85, 1.0) + [off, 0], g), fill=0)
+        draw.polygon(drawing._transform(drawing._regular_polygon(96) * rng.uniform(0.85, 1.0) + [off, 0], g), fill=0)
     elif name in ("house", "letter_T"):
         parts = syn._house_parts(rng) if name == "house" else syn._letter_t_parts(rng)
         for pts, fill in parts:
-            draw.polygon(syn._transform(pts, g), fill=fill)
+            draw.polygon(drawing._transform(pts, g), fill=fill)
     else:
-        draw.polygon(syn._transform(syn._DEMO_POLYGONS[name](rng), g), fill=255)
-    return syn._downsample(mask, size)
+        draw.polygon(drawing._transform(syn._DEMO_POLYGONS[name](rng), g), fill=255)
+    return drawing._downsample(mask, size)
 
 
 def _overlap(a: list[float], b: list[float]) -> float:
@@ -73,15 +74,15 @@ def render_detection_image(rng: np.random.Generator, size: int = 96, max_objects
             if any(_overlap(box, o["box"]) > 0.2 for o in objects):
                 continue
             covered = mask > 0.5
-            bg_luma = float(syn._luma(img[covered]).mean())
-            colour = syn._contrasting_colour(rng, bg_luma, min_diff=rng.uniform(0.25, 0.45))
-            img = syn._composite(img, mask, colour)
+            bg_luma = float(drawing._luma(img[covered]).mean())
+            colour = drawing._contrasting_colour(rng, bg_luma, min_diff=rng.uniform(0.25, 0.45))
+            img = drawing._composite(img, mask, colour)
             objects.append({"label": label, "box": box})
             break
     if rng.random() < 0.4:
-        img = syn._gaussian_blur(img, rng.uniform(0.3, 0.9) * size / 96)
+        img = drawing._gaussian_blur(img, rng.uniform(0.3, 0.9) * size / 96)
     img = img + rng.normal(0, rng.uniform(0.0, 0.04), img.shape).astype(np.float32)
-    return syn._to_uint8(img), objects
+    return drawing._to_uint8(img), objects
 
 
 def _coco(images: list[dict[str, Any]], annotations: list[dict[str, Any]]) -> dict[str, Any]:
