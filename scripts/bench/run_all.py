@@ -51,8 +51,9 @@ def plan(args: argparse.Namespace, run_dir: Path) -> list[list[str]]:
     ]
     if not q:  # the same comparisons on photo-sized JPEGs and at 224 px (too slow for a smoke run)
         steps[2:2] = [["pipeline.py", "--epochs", "3", "--data", "photos"]]
-        steps[5:5] = [["feature_cache.py", "--epochs", "5", "--image-size", "224"]]
-        steps[7:7] = [["classify_vs_keras.py", "--epochs", "3", "--fine-tune-epochs", "3", "--fine-tune-lr", "0.0001",
+        steps[5:5] = [["feature_cache.py", "--epochs", "5", "--image-size", "224"],
+                      ["feature_cache.py", "--epochs", "5", "--image-size", "224", "--copies", "5"]]
+        steps[8:8] = [["classify_vs_keras.py", "--epochs", "3", "--fine-tune-epochs", "3", "--fine-tune-lr", "0.0001",
                        "--data", "photos"]]
     return steps
 
