@@ -331,3 +331,17 @@ def test_this_module_did_not_import_tensorflow(tf_at_start: bool) -> None:
     if tf_at_start:
         pytest.skip("TensorFlow was imported before this module's tests ran")
     assert "tensorflow" not in sys.modules
+
+
+def test_a_separate_validation_set_leaves_every_data_example_to_training(tmp_path: Path) -> None:
+    from zooft.train.tune import load_training_data
+
+    train = make_folders(tmp_path / "train", {"a": 10, "b": 10})
+    val = make_folders(tmp_path / "val", {"a": 2, "b": 2})
+    config = {"data": str(train), "data_format": None, "task": "classify", "skip_bad_files": False,
+              "val_split": 0.15, "seed": 0, "val_data": None, "test_data": None}
+    carved = load_training_data(config)
+    assert len(carved.splits["val"]) > 0 and len(carved.splits["train"]) + len(carved.splits["val"]) == 20
+    separate = load_training_data({**config, "val_data": str(val)})
+    assert len(separate.splits["train"]) == 20
+    assert sorted(Path(ex.source).parent.parent for ex in separate.splits["val"]) == [val] * 4

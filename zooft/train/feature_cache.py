@@ -132,7 +132,8 @@ def _litert_runner(fn: Any) -> Any:
     # a trackable object makes the converter write a signature: outputs output_0, output_1, ...
     # in the order the function returns them
     converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen], tf.Module())
-    interpreter = Interpreter(model_content=converter.convert(), num_threads=len(os.sched_getaffinity(0)))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    interpreter = Interpreter(model_content=converter.convert(), num_threads=cores)
     return interpreter.get_signature_runner()
 
 
@@ -140,9 +141,10 @@ class _Extractor:
     """Runs the frozen backbone once over a split, to memory or to ``.npy`` files on disk.
 
     Features come from LiteRT when it is installed, there are enough pixels to repay the
-    conversion (:data:`LITERT_MIN_PIXELS`) and nothing but the CPU would run the backbone; its first batch is checked
-    against TensorFlow and any difference above :data:`LITERT_TOLERANCE` (or any conversion
-    error) falls back to TensorFlow, said in the run summary. ``engine`` forces one.
+    conversion (:data:`LITERT_MIN_PIXELS`) and nothing but the CPU would run the backbone.
+    Its first batch is checked against TensorFlow: a difference above :data:`LITERT_TOLERANCE`
+    (or any conversion error) falls back to TensorFlow, said in the run summary. ``engine``
+    (auto, litert, tensorflow) forces one.
     """
 
     def __init__(self, backbone_model: Any, names: tuple[str, ...], image_size: tuple[int, int], *,
@@ -173,7 +175,8 @@ class _Extractor:
             try:
                 self._runner = _litert_runner(self.fn)
             except Exception as exc:  # ImportError (no ai-edge-litert), unsupported ops, ...
-                self.reason = f"LiteRT unavailable ({str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__})"
+                first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:120]
+                self.reason = f"LiteRT unavailable ({first_line})"
 
     def __call__(self, images: Any) -> dict[str, np.ndarray]:
         """Features of one batch of images, as numpy arrays."""

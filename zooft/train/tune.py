@@ -129,7 +129,9 @@ def load_training_data(config: dict[str, Any]) -> Any:
 
     common = {"format": config["data_format"], "task": config["task"], "skip_bad_files": config["skip_bad_files"],
               "options": format_options(config)}
-    data = load_data(config["data"], val_split=config["val_split"], seed=config["seed"], **common)
+    # a separate validation set replaces the carved one: then every --data example trains
+    val_split = 0.0 if config.get("val_data") else config["val_split"]
+    data = load_data(config["data"], val_split=val_split, seed=config["seed"], **common)
     for key, split in (("val_data", "val"), ("test_data", "test")):
         if config.get(key):
             extra = load_data(config[key], val_split=0.0, seed=config["seed"], class_names=data.classes, **common)
