@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import argparse
+import importlib
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from PIL import Image
 
 BENCH = Path(__file__).resolve().parents[2] / "scripts" / "bench"
+
+
+def bench_module(name: str) -> ModuleType:
+    """Import ``scripts/bench/<name>.py`` (the scripts import each other by bare name)."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(BENCH))
 
 
 def test_startup_benchmark_runs_without_writing(tmp_path: Path) -> None:
@@ -23,25 +35,16 @@ def test_startup_benchmark_runs_without_writing(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_digits_are_written_as_stratified_image_folders(tmp_path: Path) -> None:
-    sys.path.insert(0, str(BENCH))
-    try:
-        from datasets import write_digits
-    finally:
-        sys.path.remove(str(BENCH))
-    counts = write_digits(tmp_path / "digits", size=16)
+    counts = bench_module("datasets").write_digits(tmp_path / "digits", size=16)
     assert counts == {"train": 1078, "val": 269, "test": 450}
     assert sorted(p.name for p in (tmp_path / "digits" / "test").iterdir()) == [str(d) for d in range(10)]
 
 
 @pytest.mark.slow
 def test_digit_photos_are_jpegs_with_the_same_split_as_the_digits(tmp_path: Path) -> None:
-    sys.path.insert(0, str(BENCH))
-    try:
-        from datasets import write_digit_photos, write_digits
-    finally:
-        sys.path.remove(str(BENCH))
-    counts = write_digit_photos(tmp_path / "photos", width=40, height=30)
-    assert counts == write_digits(tmp_path / "digits", size=8)
+    datasets = bench_module("datasets")
+    counts = datasets.write_digit_photos(tmp_path / "photos", width=40, height=30)
+    assert counts == datasets.write_digits(tmp_path / "digits", size=8)
     photo = next((tmp_path / "photos" / "test" / "7").iterdir())
     with Image.open(photo) as image:
         assert (image.format, image.mode, image.size) == ("JPEG", "RGB", (40, 30))
@@ -72,11 +75,7 @@ def test_pipeline_benchmark_compares_with_image_data_generator() -> None:
 
 
 def test_training_flops_are_counted_from_the_layers() -> None:
-    sys.path.insert(0, str(BENCH))
-    try:
-        from throughput import forward_flops
-    finally:
-        sys.path.remove(str(BENCH))
+    forward_flops = bench_module("throughput").forward_flops
     import keras
 
     inputs = keras.Input((8, 8, 3))
@@ -89,14 +88,7 @@ def test_training_flops_are_counted_from_the_layers() -> None:
 
 
 def test_run_all_has_every_benchmark_of_the_issue() -> None:
-    sys.path.insert(0, str(BENCH))
-    try:
-        import argparse
-
-        from run_all import plan
-    finally:
-        sys.path.remove(str(BENCH))
-    scripts = [step[0] for step in plan(argparse.Namespace(quick=True), Path("/tmp/run"))]
+    scripts = [step[0] for step in bench_module("run_all").plan(argparse.Namespace(quick=True), Path("/tmp/run"))]
     for name in ("startup.py", "pipeline.py", "feature_cache.py", "classify_vs_keras.py", "throughput.py",
                  "latency.py", "memory.py"):
         assert name in scripts
