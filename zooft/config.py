@@ -128,12 +128,17 @@ def _optional_str(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+#: Config-file words for true and false (flags, and switches with richer values).
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
+
+
 def _image_cache(value: Any) -> str | None:
-    """``memory``, a path prefix, or None (off: also ``off``/``none``/``false``)."""
+    """``memory``, a path prefix, or None (off: also ``none``/``false``…)."""
     if value is None or value is False:
         return None
     text = str(value).strip()
-    if text.lower() in ("", "off", "none", "false", "no", "0"):
+    if text.lower() in ("", "none", *FALSE_WORDS):
         return None
     return "memory" if text.lower() == "memory" else text
 
@@ -149,9 +154,9 @@ def parse_feature_cache(value: Any) -> str:
     if value is False:
         return "off"
     text = str(value).strip().lower()
-    if text in ("true", "on", "yes", "1"):
+    if text in TRUE_WORDS:
         return "auto"
-    if text in ("false", "no", "0", "none"):
+    if text in ("none", *FALSE_WORDS):
         return "off"
     if text not in FEATURE_CACHE_MODES:
         raise ValueError(f"expected one of {', '.join(FEATURE_CACHE_MODES)}")
@@ -163,9 +168,9 @@ def parse_flag(value: Any) -> bool:
     if isinstance(value, bool):
         return value
     text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
+    if text in TRUE_WORDS:
         return True
-    if text in ("0", "false", "no", "off"):
+    if text in FALSE_WORDS:
         return False
     raise ValueError("expected true or false")
 

@@ -36,26 +36,26 @@ def plan(args: argparse.Namespace, run_dir: Path) -> list[list[str]]:
     """The scripts and their arguments, full or --quick (tiny, for the tests)."""
     q = args.quick
     size = ["--image-size", "32"] if q else []
-    steps = [
+    # the same comparisons on photo-sized JPEGs and at 224 px: too slow for a smoke run
+    full_only = (lambda *steps: []) if q else (lambda *steps: list(steps))
+    return [
         ["startup.py", "--runs", "1" if q else "7"],
         ["pipeline.py", "--epochs", "1" if q else "3", *size],
+        *full_only(["pipeline.py", "--epochs", "3", "--data", "photos"]),
         ["feature_cache.py", "--epochs", "2" if q else "5", *size],
         ["feature_cache.py", "--epochs", "2" if q else "5", "--copies", "2" if q else "5", *size],
+        *full_only(["feature_cache.py", "--epochs", "5", "--image-size", "224"],
+                   ["feature_cache.py", "--epochs", "5", "--image-size", "224", "--copies", "5"]),
         ["classify_vs_keras.py", "--epochs", "1" if q else "3", "--fine-tune-epochs", "1" if q else "3",
          "--fine-tune-lr", "0.0001", "--keep-run", str(run_dir), *size],
+        *full_only(["classify_vs_keras.py", "--epochs", "3", "--fine-tune-epochs", "3", "--fine-tune-lr", "0.0001",
+                    "--data", "photos"]),
         # the classic frozen-base recipe trains the head only: where the feature cache counts
         ["classify_vs_keras.py", "--epochs", "2" if q else "10", "--fine-tune-epochs", "0", *size],
         ["throughput.py", "--run", str(run_dir)],
         ["latency.py", "--run", str(run_dir), "--runs", "5" if q else "50"],
         ["memory.py", "--scale", "2" if q else "10", *(["--image-size", "32"] if q else [])],
     ]
-    if not q:  # the same comparisons on photo-sized JPEGs and at 224 px (too slow for a smoke run)
-        steps[2:2] = [["pipeline.py", "--epochs", "3", "--data", "photos"]]
-        steps[5:5] = [["feature_cache.py", "--epochs", "5", "--image-size", "224"],
-                      ["feature_cache.py", "--epochs", "5", "--image-size", "224", "--copies", "5"]]
-        steps[8:8] = [["classify_vs_keras.py", "--epochs", "3", "--fine-tune-epochs", "3", "--fine-tune-lr", "0.0001",
-                       "--data", "photos"]]
-    return steps
 
 
 def main() -> None:
