@@ -42,22 +42,33 @@ def letterbox_params(width: float, height: float, image_size: Sequence[int], res
 
 
 def decode_resize(data: Any, image_size: Sequence[int], resize: str) -> tuple[Any, Any]:
-    """Encoded bytes -> ``(uint8 image (H, W, 3), original [width, height] float32)``."""
+    """Encoded bytes -> ``(uint8 image (H, W, 3), original [width, height] float32)``.
+
+    Large JPEGs are decoded at a reduced DCT scale that still covers the resized size
+    (:func:`zooft.data.images.decode_covering`); sizes and boxes always refer to the original.
+    """
     import tensorflow as tf
 
-    image = tf.io.decode_image(data, channels=3, expand_animations=False)
-    image.set_shape([None, None, 3])
-    shape = tf.cast(tf.shape(image)[:2], tf.float32)
+    from zooft.data.images import decode_covering
+
     out_h, out_w = int(image_size[0]), int(image_size[1])
+
+    def resized_size(original_hw: Any) -> Any:
+        """(new_h, new_w) int32: the whole input, or the letterboxed image inside it."""
+        if resize != "letterbox":
+            return tf.constant([out_h, out_w])
+        hw = tf.cast(original_hw, tf.float32)
+        scale = tf.minimum(out_h / hw[0], out_w / hw[1])
+        return tf.cast(tf.floor(hw * scale + 0.5), tf.int32)
+
+    image, original_hw = decode_covering(data, resized_size)
+    new_hw = resized_size(original_hw)
+    resized = tf.image.resize(image, new_hw, method="bilinear", antialias=True)
     if resize == "letterbox":
-        scale = tf.minimum(out_h / shape[0], out_w / shape[1])
-        new_h = tf.cast(tf.floor(shape[0] * scale + 0.5), tf.int32)
-        new_w = tf.cast(tf.floor(shape[1] * scale + 0.5), tf.int32)
-        resized = tf.image.resize(image, tf.stack([new_h, new_w]), method="bilinear", antialias=True)
-        resized = tf.image.pad_to_bounding_box(resized, (out_h - new_h) // 2, (out_w - new_w) // 2, out_h, out_w)
-    else:
-        resized = tf.image.resize(image, (out_h, out_w), method="bilinear", antialias=True)
+        resized = tf.image.pad_to_bounding_box(resized, (out_h - new_hw[0]) // 2, (out_w - new_hw[1]) // 2, out_h, out_w)
+    resized.set_shape([out_h, out_w, 3])
     resized = tf.cast(tf.round(tf.clip_by_value(resized, 0.0, 255.0)), tf.uint8)
+    shape = tf.cast(original_hw, tf.float32)
     return resized, tf.stack([shape[1], shape[0]])
 
 

@@ -14,7 +14,7 @@ from PIL import Image
 
 import zooft
 from zooft.data.check import inspect_image
-from zooft.data.images import _decode_and_resize, _decode_jpeg_scaled, load_images_for_predict, make_image_dataset, parse_augment
+from zooft.data.images import _decode_and_resize, decode_covering, load_images_for_predict, make_image_dataset, parse_augment
 from zooft.data.records import Example
 
 SIZE = (8, 8)
@@ -94,12 +94,23 @@ def test_large_jpegs_decode_at_the_smallest_dct_scale_that_covers_the_target(tmp
     pixels = np.stack([xs * 0.6, ys * 0.8, (xs + ys) * 0.3], -1) + rng.normal(0, 4, (300, 400, 3))
     path = save(tmp_path / "photo.jpg", np.clip(pixels, 0, 255).astype(np.uint8), "JPEG", quality=92)
     data = tf.io.read_file(path)
+
+    def decoded_shape(target: tuple[int, int]) -> tuple[int, ...]:
+        image, original = decode_covering(data, lambda _hw: target)
+        assert original.numpy().tolist() == [300, 400]  # always the file's own size
+        return tuple(image.shape)
+
     # the decoded size is the largest 1/2^k scale with both sides still >= the target's
-    assert _decode_jpeg_scaled(data, (96, 96)).shape == (150, 200, 3)
-    assert _decode_jpeg_scaled(data, (64, 96)).shape == (75, 100, 3)
-    assert _decode_jpeg_scaled(data, (32, 32)).shape == (38, 50, 3)
-    assert _decode_jpeg_scaled(data, (224, 224)).shape == (300, 400, 3)
-    assert _decode_jpeg_scaled(data, (151, 10)).shape == (300, 400, 3)
+    assert decoded_shape((96, 96)) == (150, 200, 3)
+    assert decoded_shape((64, 96)) == (75, 100, 3)
+    assert decoded_shape((32, 32)) == (38, 50, 3)
+    assert decoded_shape((224, 224)) == (300, 400, 3)
+    assert decoded_shape((151, 10)) == (300, 400, 3)
+    # the target may depend on the original size (letterboxing): it receives (height, width)
+    image, _ = decode_covering(data, lambda hw: (hw[0] // 4, hw[1] // 4))
+    assert tuple(image.shape) == (75, 100, 3)
+    png, original = decode_covering(tf.io.encode_png(np.zeros((30, 40, 3), np.uint8)), lambda _hw: (8, 8))
+    assert tuple(png.shape) == (30, 40, 3) and original.numpy().tolist() == [30, 40]  # not a JPEG: whole
     # and the result stays what a full decode + antialiased resize gives, to JPEG noise
     full = tf.image.resize(tf.io.decode_jpeg(data, channels=3), (96, 96), antialias=True).numpy()
     fast = _decode_and_resize(data, (96, 96)).numpy().astype(np.float32)

@@ -54,6 +54,9 @@ def test_tune_writes_a_complete_run_directory(run_dir: Path) -> None:
     assert [p["name"] for p in history["phases"]] == ["head", "fine-tune"]
     assert [e["epoch"] for e in history["phases"][0]["epochs"]] == [1, 2]
     assert [e["epoch"] for e in history["phases"][1]["epochs"]] == [1]
+    # schedule auto: a constant rate for the head alone, cosine decay (to 0) once the backbone trains
+    assert [e["lr"] for e in history["phases"][0]["epochs"]] == pytest.approx([1e-3, 1e-3])
+    assert history["phases"][1]["epochs"][-1]["lr"] < 1e-5
     config = json.loads((run_dir / "config.json").read_text())
     assert config["values"]["epochs"] == 2 and config["sources"]["epochs"] == "command line"
     assert config["sources"]["lr"] == "default"

@@ -27,6 +27,7 @@ def tune(
     lr: Annotated[float | None, Opt(help="Learning rate of the head phase [default: 1e-3].")] = None,
     fine_tune_lr: Annotated[float | None, Opt(help="Learning rate of fine-tuning [default: lr × 0.1].")] = None,
     optimizer: Annotated[str | None, Opt(help="adam, adamw or sgd [default: adam].")] = None,
+    schedule: Annotated[str | None, Opt(help="Learning rate per phase: auto (constant for the head alone, cosine decay once the backbone trains), cosine or constant [default: auto].")] = None,
     label_smoothing: Annotated[float | None, Opt(help="Label smoothing [default: 0].")] = None,
     class_weight: Annotated[str | None, Opt(help="balanced: weight classes by inverse frequency.")] = None,
     augment: Annotated[str | None, Opt(help="default, none, or e.g. flip,zoom=0.1,rotation=0.05,contrast=0.1.")] = None,

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AUGMENT_KEYS",
     "DEFAULT_AUGMENT",
+    "decode_covering",
     "load_images_for_predict",
     "make_image_dataset",
     "parse_augment",
@@ -186,36 +187,44 @@ JPEG_MAGIC = b"\xff\xd8\xff"
 JPEG_SCALES = (1, 2, 4, 8)
 
 
-def _decode_jpeg_scaled(data: tf.Tensor, image_size: tuple[int, int]) -> tf.Tensor:
-    """Decode a JPEG at the smallest DCT scale (1, 1/2, 1/4, 1/8) that still covers ``image_size``.
+def decode_covering(data: tf.Tensor, cover: Callable[[tf.Tensor], Any]) -> tuple[tf.Tensor, tf.Tensor]:
+    """Encoded bytes -> ``(uint8 image (h, w, 3), the image's original (height, width))``.
 
-    A photo a few hundred pixels a side bound for a 96-224 px model spends most of its decode
-    time in the inverse DCT and most of its resize time on pixels the resize averages away;
-    libjpeg's scaled decode skips both (PIL's ``draft`` does the same). The output is never
-    smaller than the target, so the final resize still only shrinks (with antialiasing).
+    ``cover(original_hw)`` gives the size the caller will resize to. A JPEG is decoded at
+    the smallest DCT scale (1, 1/2, 1/4, 1/8) whose output still covers that size: a photo a
+    few hundred pixels a side bound for a 96-224 px model spends most of its decode time in
+    the inverse DCT and most of its resize time on pixels the resize averages away; libjpeg's
+    scaled decode skips both (PIL's ``draft`` does the same). The output is never smaller than
+    the target, so the caller's resize still only shrinks (with antialiasing). Other formats
+    are decoded whole; ``channels=3`` turns grey and RGBA into RGB and
+    ``expand_animations=False`` keeps a GIF's first frame.
     """
     import tensorflow as tf
 
-    shape = tf.image.extract_jpeg_shape(data)  # reads the header only
-    index = tf.constant(0)
-    for i, scale in enumerate(JPEG_SCALES[1:], start=1):
-        fits = tf.logical_and(shape[0] // scale >= image_size[0], shape[1] // scale >= image_size[1])
-        index = tf.where(fits, i, index)
-    branches = [lambda scale=scale: tf.io.decode_jpeg(data, channels=3, ratio=scale) for scale in JPEG_SCALES]
-    return tf.switch_case(index, branches)
+    def jpeg() -> tuple[tf.Tensor, tf.Tensor]:
+        shape = tf.image.extract_jpeg_shape(data)[:2]  # reads the header only
+        target = cover(shape)
+        index = tf.constant(0)
+        for i, scale in enumerate(JPEG_SCALES[1:], start=1):
+            fits = tf.logical_and(shape[0] // scale >= target[0], shape[1] // scale >= target[1])
+            index = tf.where(fits, i, index)
+        branches = [lambda scale=scale: tf.io.decode_jpeg(data, channels=3, ratio=scale) for scale in JPEG_SCALES]
+        return tf.switch_case(index, branches), shape
+
+    def other() -> tuple[tf.Tensor, tf.Tensor]:
+        image = tf.io.decode_image(data, channels=3, expand_animations=False)
+        return image, tf.shape(image)[:2]
+
+    image, shape = tf.cond(tf.strings.substr(data, 0, 3) == JPEG_MAGIC, jpeg, other)
+    image.set_shape([None, None, 3])
+    return image, shape
 
 
 def _decode_and_resize(data: tf.Tensor, image_size: tuple[int, int]) -> tf.Tensor:
     """Encoded bytes -> a ``(h, w, 3)`` uint8 image of ``image_size``."""
     import tensorflow as tf
 
-    # channels=3 turns grey and RGBA into RGB; expand_animations=False keeps a GIF's first frame
-    image = tf.cond(
-        tf.strings.substr(data, 0, 3) == JPEG_MAGIC,
-        lambda: _decode_jpeg_scaled(data, image_size),
-        lambda: tf.io.decode_image(data, channels=3, expand_animations=False),
-    )
-    image.set_shape([None, None, 3])
+    image, _ = decode_covering(data, lambda _original: image_size)
     # Antialiasing only matters when shrinking; when enlarging it gives the same uint8 pixels
     # (checked on the digits, 32 -> 96 px) through a kernel measured 2.5-6x slower than
     # plain bilinear, so small images skip it.

