@@ -30,10 +30,25 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+TRAIN_STEP_TRACES: list[str] = []  # model names, one per trace of Keras's train step in run_dir
+
+
 @pytest.fixture(scope="module")
 def run_dir(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from keras.src.backend.tensorflow.trainer import TensorFlowTrainer
+
     out = tmp_path_factory.mktemp("runs") / "run"
-    code = cli(["tune", *SMALL, "--data", str(data_dir), "--epochs", "2", "--fine-tune-epochs", "1", "--output", str(out)])
+    original = TensorFlowTrainer.train_step
+
+    def counting(self: object, data: object) -> object:  # called only while tracing (graph mode)
+        TRAIN_STEP_TRACES.append(self.name)  # type: ignore[attr-defined]
+        return original(self, data)  # type: ignore[arg-type]
+
+    TensorFlowTrainer.train_step = counting  # type: ignore[method-assign]
+    try:
+        code = cli(["tune", *SMALL, "--data", str(data_dir), "--epochs", "2", "--fine-tune-epochs", "1", "--output", str(out)])
+    finally:
+        TensorFlowTrainer.train_step = original  # type: ignore[method-assign]
     assert code == 0
     return out
 
@@ -57,6 +72,9 @@ def test_tune_writes_a_complete_run_directory(run_dir: Path) -> None:
     # schedule auto: a constant rate for the head alone, cosine decay (to 0) once the backbone trains
     assert [e["lr"] for e in history["phases"][0]["epochs"]] == pytest.approx([1e-3, 1e-3])
     assert history["phases"][1]["epochs"][-1]["lr"] < 1e-5
+    # one trace of the train step per phase: the optimizer is built before fit, so the first
+    # trace creates no variables (which would make TensorFlow trace it a second time)
+    assert TRAIN_STEP_TRACES == ["zooft_classifier", "zooft_classifier"]
     config = json.loads((run_dir / "config.json").read_text())
     assert config["values"]["epochs"] == 2 and config["sources"]["epochs"] == "command line"
     assert config["sources"]["lr"] == "default"
