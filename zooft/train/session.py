@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any
 
@@ -50,7 +51,7 @@ class TrainingSession:
             f"model {spec.name} ({self.model.count_params():,} params), {len(data.classes)} classes, "
             f"precision {self.precision}, strategy {self.strategy_name}, {self.strategy.num_replicas_in_sync} replica(s)"
         )
-        self._build_datasets()
+        self._check_training_data()
         self.phase_seconds: dict[str, float] = {}
         self.feature_cache_note: str | None = None  # set by feature_cache.build_plan
 
@@ -82,14 +83,23 @@ class TrainingSession:
             return None
         return "" if cache == "memory" else f"{cache}-{split}"
 
-    def _build_datasets(self) -> None:
-        self.train_ds = self.dataset("train", training=True)
-        self.val_ds = self.dataset("val", training=False)
+    def _check_training_data(self) -> None:
         self.n_train = len(self.data.splits.get("train") or [])
-        if self.train_ds is None:
+        if not self.n_train:
             from ..errors import DataError
 
             raise DataError(f"no training examples in {self.config['data']}", hint="check the data path and format")
+
+    # Built on first use: a run whose phases all train on cached features never needs them.
+    @functools.cached_property
+    def train_ds(self) -> Any:
+        """The training pipeline over images (shuffled, augmented)."""
+        return self.dataset("train", training=True)
+
+    @functools.cached_property
+    def val_ds(self) -> Any:
+        """The validation pipeline over images (None without validation data)."""
+        return self.dataset("val", training=False)
 
     # -- phases ----------------------------------------------------------------------------------
     def _compile(self, phase: Any, steps_per_epoch: int) -> None:
