@@ -8,7 +8,7 @@ and graph-tracing costs count for all). The third contender is the TF1-era recip
 when tf_keras is not installed). Reports test accuracy and wall time, and appends a section to
 BENCHMARKS.md. ``--keep-run DIR`` keeps zooft's run directory (the latency benchmark reuses it).
 
-    .venv/bin/python scripts/bench/classify_vs_keras.py [--epochs 3 --fine-tune-epochs 3]
+    .venv/bin/python scripts/bench/classify_vs_keras.py [--epochs 3 --fine-tune-epochs 3] [--seeds 3]
 """
 
 from __future__ import annotations
@@ -40,6 +40,10 @@ def _timed(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, s
     return seconds, proc.stdout
 
 
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=3)
@@ -47,8 +51,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--fine-tune-lr", type=float, default=1e-3)
+    parser.add_argument("--seeds", type=int, default=1, help="repeat every run with seeds 0..N-1 and report means")
     parser.add_argument("--no-write", action="store_true", help="do not append to BENCHMARKS.md")
-    parser.add_argument("--keep-run", help="copy zooft's run directory here")
+    parser.add_argument("--keep-run", help="copy zooft's run directory (seed 0) here")
     parser.add_argument("--digits-size", type=int, default=32, help="pixel size of the written digit images")
     parser.add_argument("--image-size", type=int, default=96, help="input size of the model")
     parser.add_argument("--data", choices=KINDS, default="digits", help="small PNG digits, or the digits as 400x300 JPEG photos")
@@ -61,40 +66,47 @@ def main() -> None:
     counts, described = write_dataset(args.data, work / "digits", digits_size=args.digits_size)
     common = ["--epochs", str(args.epochs), "--image-size", str(args.image_size), "--fine-tune-epochs", str(args.fine_tune_epochs),
               "--batch-size", str(args.batch_size), "--lr", str(args.lr), "--fine-tune-lr", str(args.fine_tune_lr)]
-    zooft_cmd = [sys.executable, "-m", "zooft", "tune", "--backbone", "embedded", "--data", str(work / "digits"),
-                 "--augment", "none", "--output", str(work / "run"), *common]
-    keras_cmd = [sys.executable, str(HERE / "keras_recipe.py"), str(work / "digits"), "--weights", str(weights), *common]
-
-    zooft_seconds, _ = _timed(zooft_cmd)
-    zooft_acc = json.loads((work / "run" / "metrics.json").read_text())["accuracy"]
-    feature_note = json.loads((work / "run" / "timing.json").read_text()).get("feature_cache", "")
-    if args.keep_run:
-        shutil.copytree(work / "run", args.keep_run, dirs_exist_ok=True)
-    keras_seconds, out = _timed(keras_cmd)
-    keras_acc = json.loads(out.strip().splitlines()[-1])["accuracy"]
 
     import keras
     import numpy as np
     import tensorflow as tf
 
-    rows = [
-        ("zooft tune", zooft_acc, zooft_seconds),
-        ("Keras guide recipe (image_dataset_from_directory)", keras_acc, keras_seconds),
-    ]
-    idg_line = "ImageDataGenerator recipe: skipped (tf_keras not installed: pip install -e '.[bench]')"
-    if importlib.util.find_spec("tf_keras"):
+    with_idg = importlib.util.find_spec("tf_keras") is not None
+    if with_idg:
         # tf_keras cannot read Keras 3 .weights.h5 files: hand it the same arrays as an .npz
         base = keras.applications.MobileNetV2(input_shape=(args.image_size, args.image_size, 3), alpha=0.35,
                                               include_top=False, weights=str(weights))
         np.savez(work / "backbone.npz", **{f"w{i:05d}": w for i, w in enumerate(base.get_weights())})
-        idg_cmd = [sys.executable, str(HERE / "seed_recipe.py"), str(work / "digits"), "--weights-npz",
-                   str(work / "backbone.npz"), *common]
-        idg_seconds, out = _timed(idg_cmd, env=dict(os.environ, TF_USE_LEGACY_KERAS="1"))
-        idg_acc = json.loads(out.strip().splitlines()[-1])["accuracy"]
-        rows.append(("ImageDataGenerator recipe (tf_keras)", idg_acc, idg_seconds))
-        idg_line = (f"Ratios vs the ImageDataGenerator recipe: time zooft / IDG = **{zooft_seconds / idg_seconds:.2f}** "
-                    f"(zooft **{idg_seconds / zooft_seconds:.1f}×** faster), accuracy zooft − IDG = **{zooft_acc - idg_acc:+.4f}**.")
-    table = "\n".join(f"| {name} | {acc:.4f} | {sec:.1f} |" for name, acc, sec in rows)
+    names = ["zooft tune", "Keras guide recipe (image_dataset_from_directory)", "ImageDataGenerator recipe (tf_keras)"]
+    results: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
+    feature_note = ""
+    for seed in range(args.seeds):
+        seeded = [*common, "--seed", str(seed)]
+        run = work / f"run-{seed}"
+        seconds, _ = _timed([sys.executable, "-m", "zooft", "tune", "--backbone", "embedded", "--data", str(work / "digits"),
+                             "--augment", "none", "--output", str(run), *seeded])
+        results[names[0]].append((json.loads((run / "metrics.json").read_text())["accuracy"], seconds))
+        if seed == 0:
+            feature_note = json.loads((run / "timing.json").read_text()).get("feature_cache", "")
+            if args.keep_run:
+                shutil.copytree(run, args.keep_run, dirs_exist_ok=True)
+        seconds, out = _timed([sys.executable, str(HERE / "keras_recipe.py"), str(work / "digits"), "--weights", str(weights), *seeded])
+        results[names[1]].append((json.loads(out.strip().splitlines()[-1])["accuracy"], seconds))
+        if with_idg:
+            seconds, out = _timed([sys.executable, str(HERE / "seed_recipe.py"), str(work / "digits"), "--weights-npz",
+                                   str(work / "backbone.npz"), *seeded], env=dict(os.environ, TF_USE_LEGACY_KERAS="1"))
+            results[names[2]].append((json.loads(out.strip().splitlines()[-1])["accuracy"], seconds))
+
+    acc = {name: _mean([a for a, _ in runs]) for name, runs in results.items() if runs}
+    sec = {name: _mean([t for _, t in runs]) for name, runs in results.items() if runs}
+    per_seed = {name: " / ".join(f"{a:.4f}" for a, _ in runs) for name, runs in results.items() if runs}
+    table = "\n".join(f"| {name} | {acc[name]:.4f} | {per_seed[name]} | {sec[name]:.1f} |" for name in acc)
+    zooft, keras_name, idg = names
+    idg_line = "ImageDataGenerator recipe: skipped (tf_keras not installed: pip install -e '.[bench]')"
+    if with_idg:
+        idg_line = (f"Ratios vs the ImageDataGenerator recipe: time zooft / IDG = **{sec[zooft] / sec[idg]:.2f}** "
+                    f"(zooft **{sec[idg] / sec[zooft]:.1f}×** faster), accuracy zooft − IDG = **{acc[zooft] - acc[idg]:+.4f}**.")
+    seeds = "seed 0" if args.seeds == 1 else f"seeds 0–{args.seeds - 1}, means"
     section = f"""
 ## Image classification: zooft tune vs the Keras transfer-learning recipe
 
@@ -105,22 +117,23 @@ def main() -> None:
 Data: {described} ({counts['train']} train / {counts['val']} val / \
 {counts['test']} test), resized to {args.image_size} px. Backbone: the embedded MobileNetV2 α=0.35. \
 {args.epochs} head epochs + {args.fine_tune_epochs} fine-tuning epochs, batch {args.batch_size}, \
-lr {args.lr:g} then {args.fine_tune_lr:g}, no augmentation; each a fresh process.
+lr {args.lr:g} then {args.fine_tune_lr:g}, no augmentation, zooft's default schedule; each run a fresh \
+process; {seeds}.
 
-| run | test accuracy | wall time (s) |
-|---|---|---|
+| run | test accuracy | per seed | wall time (s) |
+|---|---|---|---|
 {table}
 
-Ratios vs the Keras recipe: time zooft / Keras = **{zooft_seconds / keras_seconds:.2f}**, \
-accuracy zooft − Keras = **{zooft_acc - keras_acc:+.4f}**.
+Ratios vs the Keras recipe: time zooft / Keras = **{sec[zooft] / sec[keras_name]:.2f}**, \
+accuracy zooft − Keras = **{acc[zooft] - acc[keras_name]:+.4f}**.
 
 {idg_line}
 
-zooft's feature cache: {feature_note}.
+zooft's feature cache (seed 0): {feature_note}.
 
 Command: `.venv/bin/python scripts/bench/classify_vs_keras.py --data {args.data} --epochs {args.epochs} \
 --fine-tune-epochs {args.fine_tune_epochs} --lr {args.lr:g} --fine-tune-lr {args.fine_tune_lr:g} \
---batch-size {args.batch_size} --image-size {args.image_size}`
+--batch-size {args.batch_size} --image-size {args.image_size} --seeds {args.seeds}`
 """
     print(section)
     if not args.no_write:

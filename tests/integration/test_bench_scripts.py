@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -72,6 +73,22 @@ def test_pipeline_benchmark_compares_with_image_data_generator() -> None:
     pytest.importorskip("tf_keras")
     out = _script("pipeline.py", "--epochs", "1", "--image-size", "16", "--digits-size", "8")
     assert "ImageDataGenerator.flow_from_directory (tf_keras)" in out and "zooft make_image_dataset" in out
+
+
+@pytest.mark.slow
+def test_classify_benchmark_compares_three_recipes_over_seeds() -> None:
+    out = _script("classify_vs_keras.py", "--epochs", "1", "--fine-tune-epochs", "0", "--image-size", "32", "--digits-size", "8",
+                  "--seeds", "2", timeout=900)
+    rows = {line.split("|")[1].strip(): line.split("|")[2:5] for line in out.splitlines() if line.startswith("| ") and "seed" not in line}
+    names = ["zooft tune", "Keras guide recipe (image_dataset_from_directory)"]
+    if importlib.util.find_spec("tf_keras"):
+        names.append("ImageDataGenerator recipe (tf_keras)")
+        assert "Ratios vs the ImageDataGenerator recipe" in out
+    for name in names:
+        mean, per_seed, seconds = (cell.strip() for cell in rows[name])
+        seeds = [float(a) for a in per_seed.split(" / ")]
+        assert len(seeds) == 2 and float(mean) == pytest.approx(sum(seeds) / 2, abs=1e-4) and float(seconds) > 0
+    assert "Ratios vs the Keras recipe: time zooft / Keras = **" in out
 
 
 def test_training_flops_are_counted_from_the_layers() -> None:
