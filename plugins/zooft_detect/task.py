@@ -17,7 +17,7 @@ import numpy as np
 import zooft
 
 from .boxes import NMSConfig
-from .options import DetectOptions, parse_augment, resolve_options
+from .options import parse_augment, resolve_options
 
 #: Export formats that keep NMS inside the graph; TFLite builtins have no combined NMS kernel
 #: (FACTS.md), so TFLite exports raw boxes and scores and NMS runs host-side.

@@ -142,7 +142,7 @@ def main() -> None:
         f"\n## Detection on generated COCO data (scripts/bench/detect_demo.py)\n\n{machine_line()}\n\n",
         f"Embedded backbone, {args.images} images of 96 px (70/15/15), {args.epochs} head + {args.fine_tune_epochs}"
         f" fine-tune epochs, batch {args.batch_size}, lr {args.lr}; training {train_seconds:.0f} s.\n\n",
-        f"| held-out test | mAP@[.5:.95] | mAP@.5 |\n|---|---|---|\n",
+        "| held-out test | mAP@[.5:.95] | mAP@.5 |\n|---|---|---|\n",
         f"| zooft eval | {metrics['map']:.4f} | {metrics['map_50']:.4f} |\n",
         f"| pycocotools on `zooft predict --json` | {coco['map']:.4f} | {coco['map_50']:.4f} |\n\n",
         "| export | MB | parity | miss | extra | min IoU | max score diff | predict vs run: matched / max box diff px / max score diff / same label lists |\n",

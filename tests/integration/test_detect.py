@@ -107,16 +107,16 @@ def test_eval_map_equals_pycocotools_on_predict_json(
     assert pseudo["annotations"]
     (tmp_path / "pseudo").mkdir()
     (tmp_path / "pseudo" / "annotations.json").write_text(json.dumps(pseudo))
-    for annotations, argv in ((data_dir / "test.json", []), (tmp_path / "pseudo" / "annotations.json", ["--data", str(tmp_path / "pseudo")])):
+    for truth_file, argv in ((data_dir / "test.json", []), (tmp_path / "pseudo" / "annotations.json", ["--data", str(tmp_path / "pseudo")])):
         metrics = _json(capsys, ["eval", str(run_dir), *argv, "--json"])
-        doc = json.loads(annotations.read_text())
-        ids = {str(Path(annotations.parent, img["file_name"])): img["id"] for img in doc["images"]}
+        doc = json.loads(truth_file.read_text())
+        ids = {str(Path(truth_file.parent, img["file_name"])): img["id"] for img in doc["images"]}
         cats = {c["name"]: c["id"] for c in doc["categories"]}
         results = [{"image_id": ids[r["file"]], "category_id": cats[d["label"]], "score": d["score"],
                     "bbox": [d["box"][0], d["box"][1], d["box"][2] - d["box"][0], d["box"][3] - d["box"][1]]}
                    for r in rows for d in r["detections"]]
         with contextlib.redirect_stdout(io.StringIO()):
-            truth = COCO(str(annotations))
+            truth = COCO(str(truth_file))
             evaluator = COCOeval(truth, truth.loadRes(results), "bbox")
             evaluator.evaluate()
             evaluator.accumulate()
