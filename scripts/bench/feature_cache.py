@@ -3,15 +3,17 @@
 Two ``zooft tune`` runs on the same digits folders, backbone, seed and epochs (head phase
 only, no augmentation), one with ``--no-feature-cache``. The head-phase time is each run's own
 wall time for the phase (feature extraction and graph tracing included, process start-up
-excluded); the losses per epoch must agree. Appends a section to BENCHMARKS.md.
+excluded); the losses per epoch must agree. ``--repeats N`` alternates the two runs N times and
+compares medians (single runs on a shared VM move by 10-30 %). Appends a section to BENCHMARKS.md.
 
-    .venv/bin/python scripts/bench/feature_cache.py [--epochs 5]
+    .venv/bin/python scripts/bench/feature_cache.py [--epochs 5] [--repeats 3]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -43,16 +45,26 @@ def main() -> None:
     parser.add_argument("--digits-size", type=int, default=32)
     parser.add_argument("--data", choices=KINDS, default="digits")
     parser.add_argument("--copies", type=int, default=1, help="repeat the training images (a larger data set)")
+    parser.add_argument("--repeats", type=int, default=1, help="alternate the two runs this many times, compare medians")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="zooft-bench-fc-"))
     counts, described = write_dataset(args.data, work / "digits", digits_size=args.digits_size, copies=args.copies)
-    on = tune(work / "digits", work / "on", args)
-    off = tune(work / "digits", work / "off", args, "--no-feature-cache")
-    diff = max(abs(a - b) for a, b in zip(on["losses"] + on["val_losses"], off["losses"] + off["val_losses"]))
+    ons, offs = [], []
+    for i in range(args.repeats):  # alternated, so a slow spell of the machine hits both
+        ons.append(tune(work / "digits", work / f"on-{i}", args))
+        offs.append(tune(work / "digits", work / f"off-{i}", args, "--no-feature-cache"))
+    on, off = ons[0], offs[0]
+    diff = max(abs(a - b) for r in ons + offs for a, b in zip(r["losses"] + r["val_losses"], off["losses"] + off["val_losses"]))
+    on_s, off_s = statistics.median(r["seconds"] for r in ons), statistics.median(r["seconds"] for r in offs)
+
+    def times(runs: list[dict]) -> str:
+        return " / ".join(f"{r['seconds']:.1f}" for r in runs)
+
     rows = "\n".join(
-        f"| {name} | {r['seconds']:.1f} | {' '.join(f'{x:.4f}' for x in r['losses'])} | {' '.join(f'{x:.4f}' for x in r['val_losses'])} |"
-        for name, r in (("cache on", on), ("cache off (--no-feature-cache)", off))
+        f"| {name} | {median:.1f} | {times(runs)} | {' '.join(f'{x:.4f}' for x in runs[0]['losses'])} | "
+        f"{' '.join(f'{x:.4f}' for x in runs[0]['val_losses'])} |"
+        for name, median, runs in (("cache on", on_s, ons), ("cache off (--no-feature-cache)", off_s, offs))
     )
     section = f"""
 ## Frozen-feature cache: head phase with and without
@@ -63,16 +75,17 @@ def main() -> None:
 
 Data: {described} ({counts['train']} train / {counts['val']} val images), \
 {args.image_size} px input, embedded MobileNetV2 α=0.35, batch 32, {args.epochs} head epochs, no augmentation. \
-Time: the head phase's wall time inside each run (features computed once + head training, graph tracing included).
+Time: the head phase's wall time inside each run (features computed once + head training, graph tracing included); \
+{args.repeats} alternated run(s) each, median.
 
-| run | head phase (s) | train loss per epoch | val loss per epoch |
-|---|---|---|---|
+| run | head phase (s), median | each run (s) | train loss per epoch | val loss per epoch |
+|---|---|---|---|---|
 {rows}
 
-Speed-up: **{off['seconds'] / on['seconds']:.1f}×**; largest loss difference **{diff:.1e}**.
+Speed-up: **{off_s / on_s:.1f}×** (medians); largest loss difference over all runs **{diff:.1e}**.
 Cache: {on['note']}.
 
-Command: `.venv/bin/python scripts/bench/feature_cache.py --data {args.data} --epochs {args.epochs} --image-size {args.image_size} --copies {args.copies}`
+Command: `.venv/bin/python scripts/bench/feature_cache.py --data {args.data} --epochs {args.epochs} --image-size {args.image_size} --copies {args.copies} --repeats {args.repeats}`
 """
     print(section)
     if not args.no_write:
