@@ -75,7 +75,7 @@ def main() -> None:
 {counts['train']} images ({described}) → {args.image_size} px, batch {args.batch_size}, \
 {args.epochs} shuffled epochs, no model; time includes listing the files and building the pipeline \
 (for ImageDataGenerator: its directory scan). ImageDataGenerator resizes with nearest-neighbour (its \
-default), zooft with antialiased bilinear.
+default), zooft with bilinear (antialiased when shrinking).
 
 | pipeline | images/s | ratio to ImageDataGenerator |
 |---|---|---|
