@@ -1,15 +1,19 @@
 """zooft: fine-tune pretrained TensorFlow models on your own data and ship them.
 
-This module is the public API that plugins and users code against. Importing it never
-imports TensorFlow.
+This module is the public API that plugins and users code against: every name in ``__all__``
+is documented in docs/plugins.md and kept stable; every other module is private. Importing it
+never imports TensorFlow (nor numpy): the helpers for exporters, caches, images and
+classification are loaded on first use through the module ``__getattr__`` below.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from .backbone import FEATURE_LEVELS, Backbone
 from .data.records import Example, LabeledData
+from .options import Option
 from .errors import (
     ConfigError,
     DataError,
@@ -23,14 +27,80 @@ from .errors import (
     WeightsError,
     ZooftError,
 )
-from .exporting import ExportContext, Exporter, ParityReport
+from .exports.protocol import ExportContext, Exporter, ParityReport
 from .plugins import hookimpl
 from .specs import BackboneSource, DatasetFormat, ExporterInfo, ModelSpec, TaskInfo, WeightsSpec
 from .task import Task
 
 __version__ = "0.1.0"
 
+# Public helpers loaded on first access: public name -> (private module, attribute).
+_LAZY: dict[str, tuple[str, str]] = {
+    # exporters: parity reports (zooft/exports/parity.py)
+    "Outputs": ("zooft.exports.parity", "Outputs"),
+    "build_parity_report": ("zooft.exports.parity", "build_report"),
+    "output_dict": ("zooft.exports.parity", "as_output_dict"),
+    "numeric_parity": ("zooft.exports.parity", "numeric_metrics"),
+    "classify_parity": ("zooft.exports.parity", "classify_metrics"),
+    "is_lower_bound_gate": ("zooft.exports.parity", "is_lower_bound"),
+    # exporters: what the converters start from (zooft/exports/serving.py)
+    "serving_function": ("zooft.exports.serving", "serving_function"),
+    "reference_outputs": ("zooft.exports.serving", "reference_outputs"),
+    "model_inputs": ("zooft.exports.serving", "model_inputs"),
+    "model_input_name": ("zooft.exports.serving", "input_name"),
+    "output_names": ("zooft.exports.serving", "output_names"),
+    "is_image_model": ("zooft.exports.serving", "is_image_model"),
+    "write_saved_model": ("zooft.exports.serving", "write_saved_model"),
+    # artifacts in their own runtimes (zooft/exports/artifacts.py)
+    "Artifact": ("zooft.exports.artifacts", "Artifact"),
+    "load_artifact": ("zooft.exports.artifacts", "load_artifact"),
+    "tflite_interpreter": ("zooft.exports.artifacts", "tflite_interpreter"),
+    "read_tflite_metadata": ("zooft.exports.artifacts", "read_tflite_metadata"),
+    "ARTIFACT_METADATA_KEY": ("zooft.exports.artifacts", "METADATA_KEY"),
+    "ARTIFACT_METADATA_FILE": ("zooft.exports.artifacts", "METADATA_FILE"),
+    "SAVEDMODEL_DIR": ("zooft.exports.artifacts", "SAVEDMODEL_DIR"),
+    # the weights cache (zooft/cache.py)
+    "cache_root": ("zooft.cache", "cache_root"),
+    "is_offline": ("zooft.cache", "is_offline"),
+    "download": ("zooft.cache", "download"),
+    "import_file": ("zooft.cache", "import_file"),
+    "sha256_file": ("zooft.cache", "sha256_file"),
+    "verify_sha256": ("zooft.cache", "verify_sha256"),
+    "safe_extract": ("zooft.cache", "safe_extract"),
+    "fingerprint_files": ("zooft.cache", "fingerprint_files"),
+    # images, decoded as training decodes them (zooft/data/images.py; TensorFlow on call)
+    "decode_covering": ("zooft.data.images", "decode_covering"),
+    "load_images": ("zooft.data.images", "load_images_for_predict"),
+    # what classification tasks share (zooft/classification.py)
+    "check_classes": ("zooft.classification", "check_classes"),
+    "config_fraction": ("zooft.classification", "config_fraction"),
+    "classification_head": ("zooft.classification", "classification_head"),
+    "balanced_class_weights": ("zooft.classification", "balanced_class_weights"),
+    "single_labels": ("zooft.classification", "single_labels"),
+    "collect_predictions": ("zooft.classification", "collect_predictions"),
+    "classification_metrics": ("zooft.classification", "classification_metrics"),
+    "resolve_top_k": ("zooft.classification", "resolve_top_k"),
+    "top_k_predictions": ("zooft.classification", "top_k_predictions"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Load a lazy public name on first access (PEP 562), then keep it as a plain attribute."""
+    try:
+        module, attribute = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'zooft' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
+
 __all__ = [
+    *_LAZY,
     "FEATURE_LEVELS",
     "Backbone",
     "BackboneSource",
@@ -45,6 +115,7 @@ __all__ = [
     "LabeledData",
     "ModelSpec",
     "OfflineError",
+    "Option",
     "ParityError",
     "ParityReport",
     "PluginError",
@@ -60,7 +131,6 @@ __all__ = [
     "export",
     "hookimpl",
     "list_models",
-    "load_artifact",
     "load_run",
     "tune",
 ]
@@ -90,16 +160,9 @@ def export(run: Any, format: str, **options: Any) -> Any:  # noqa: A002 - mirror
 
     Returns ``{format, name, path, artifact, size_bytes, options, parity}``; a failed parity
     check raises :class:`ParityError`."""
-    from .exports import export_run
+    from .exports.run import export_run
 
     return export_run(run, format, options)
-
-
-def load_artifact(path: Any) -> Any:
-    """Open an exported artifact (.tflite, .onnx, SavedModel dir) in its own runtime."""
-    from .artifacts import load_artifact as _load
-
-    return _load(path)
 
 
 def load_run(path: Any) -> Any:

@@ -47,7 +47,7 @@ def _keras_timing(run: Run, batch: int, runs: int, warmup: int = 5) -> dict[str,
 
 def bench_run(run_dir: str | os.PathLike[str], *, runs: int = 50, batch: int = 1) -> dict[str, Any]:
     """Benchmark the Keras model and each passing export; write ``bench.json`` into the run."""
-    from .artifacts import load_artifact
+    from .exports.artifacts import load_artifact
 
     run = Run.open(run_dir)
     exports = sorted(

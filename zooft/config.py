@@ -109,8 +109,6 @@ def _task_options(value: Any) -> dict[str, Any]:
         return {}
     if isinstance(value, Mapping):
         return {str(k): v for k, v in value.items()}
-    import yaml
-
     result: dict[str, Any] = {}
     for part in (p.strip() for p in str(value).split(",")):
         if not part:
@@ -118,10 +116,22 @@ def _task_options(value: Any) -> dict[str, Any]:
         key, sep, raw = part.partition("=")
         if not sep or not key.strip():
             raise ValueError(f"expected key=value pairs, got {part!r}")
-        raw = raw.strip()
-        # YAML 1.1 reads "1:2" as a base-60 number: lists written with ':' stay text
-        result[key.strip()] = raw if ":" in raw else yaml.safe_load(raw)
+        result[key.strip()] = scalar(raw.strip())
     return result
+
+
+def scalar(text: str) -> Any:
+    """A YAML scalar from option text (``0.3`` -> 0.3, ``true`` -> True), for tasks that take
+    ``task_options`` without declaring them; declared options are parsed by their type instead."""
+    import yaml
+
+    # YAML 1.1 reads "1:2" as a base-60 number: lists written with ':' stay text
+    if ":" in text:
+        return text
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
 
 
 def _optional_str(value: Any) -> str | None:
@@ -222,14 +232,26 @@ TUNE_KEYS: dict[str, Key] = {
     "output": Key(_optional_str, None, "run directory (default runs/<model>-<task>-<time>)"),
     "export": Key(_str_list, [], "formats to export after training, e.g. savedmodel, tflite:int8, onnx"),
     "weights": Key(_choice("pretrained", "none"), "pretrained", "start from pretrained weights or random"),
-    "task_options": Key(_task_options, {}, "task-specific options, e.g. score_threshold=0.3,box_loss=giou (detect)"),
-    # text models (docs/text.md)
-    "sequence_length": Key(_optional(_positive_int), None, "tokens per text incl. [CLS]/[SEP] (default 128, at most the model's)"),
-    "text_column": Key(_optional_str, None, "column (CSV/TSV) or key (JSONL) holding the text"),
-    "label_column": Key(_optional_str, None, "column (CSV/TSV) or key (JSONL) holding the label(s)"),
-    "multi_label": Key(parse_flag, False, "several labels per text ('a|b' in CSV, a list in JSONL): sigmoid head"),
-    "thresholds": Key(_optional_str, None, "multi-label decision thresholds: 0.4, or label=0.3,other=0.6"),
+    "task_options": Key(_task_options, {}, "the task's own options (--option KEY=VALUE; 'zooft plugins --json' lists them)"),
 }
+
+#: Keys that used to be host settings and are now the ``text-classify`` task's options: written
+#: at the top of a config file (or as the old flags) they still work and land in task_options.
+TASK_OPTION_ALIASES = ("sequence_length", "text_column", "label_column", "multi_label", "thresholds")
+
+
+def fold_task_option_aliases(layer: Mapping[str, Any]) -> dict[str, Any]:
+    """``layer`` with alias keys (``multi_label: true``) moved into its ``task_options``."""
+    layer = dict(layer)
+    moved = {k: layer.pop(k) for k in TASK_OPTION_ALIASES if k in layer}
+    moved = {k: v for k, v in moved.items() if v is not None}
+    if moved:
+        try:
+            given = _task_options(layer.get("task_options"))
+        except ValueError as exc:
+            raise ConfigError(f"invalid task_options: {exc}", hint="task_options: a mapping, or key=value,key=value") from None
+        layer["task_options"] = {**given, **moved}
+    return layer
 
 
 def _bad_key(key: str, where: str) -> ConfigError:
@@ -299,7 +321,10 @@ def resolve(
         ("command line", {k: v for k, v in flags.items() if v is not None and v != []}),
     ]
     for where, layer in layers:
-        for key, value in layer.items():
-            values[key] = parse_value(key, value, where)
+        for key, value in fold_task_option_aliases(layer).items():
+            parsed = parse_value(key, value, where)
+            if key == "task_options":  # merged key by key: a flag changes one option, not all
+                parsed = {**values["task_options"], **parsed}
+            values[key] = parsed
             sources[key] = where
     return ResolvedConfig(values, sources)

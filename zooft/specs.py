@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .options import Option
+
 
 @dataclass(frozen=True)
 class WeightsSpec:
@@ -148,16 +150,30 @@ class BackboneSource:
 class TaskInfo:
     """A task registered by a plugin (``classify``, ``detect``, ``text-classify`` …).
 
-    ``factory()`` returns an object implementing :class:`zooft.task.Task`. ``requires`` names
-    the backbone output the head consumes: ``"pooled"``, ``"feature_maps"`` or ``"sequence"``.
+    ``factory()`` returns an object implementing :class:`zooft.Task`. ``modalities`` are the
+    backbone modalities it takes; ``requires`` names the backbone output the head consumes:
+    ``"pooled"``, ``"feature_maps"`` (the ``stride8/16/32`` maps) or ``"sequence"``; a tuple
+    names several. Any backbone of a listed modality that provides them can be used (a registry
+    entry's ``tasks:`` is only a hint for listing). ``options`` declares the task's own options
+    (``{"name": zooft.Option(int, default=…, help=…)}``, or a sequence of allowed values), set
+    with ``zooft tune --option KEY=VALUE`` and passed to the task as ``config["task_options"]``
+    (defaults filled in); ``{}`` declares that it has none, ``None`` (the default) leaves them
+    unchecked for the task to check itself. ``target_kind`` says what an :class:`zooft.Example` carries for it:
+    ``"class"`` (``label`` is a class index), ``"classes"`` (a tuple of indices), ``"boxes"``
+    (``target`` holds annotations) or ``"value"`` (``target`` holds numbers; no classes).
+    ``geometric_augmentation=False`` makes the image pipeline skip flips, crops, zooms and
+    rotations, which would corrupt targets tied to the geometry (e.g. a regressed angle).
     """
 
     name: str
     factory: Callable[[], Any]
     modalities: tuple[str, ...] = ("image",)
-    requires: str = "pooled"
+    requires: str | tuple[str, ...] = "pooled"
     description: str = ""
     custom_objects: Callable[[], dict[str, Any]] | None = None
+    options: Mapping[str, Option | Sequence[str] | None] | None = None
+    target_kind: str = "class"
+    geometric_augmentation: bool = True
     plugin: str = ""
 
 
@@ -165,16 +181,21 @@ class TaskInfo:
 class ExporterInfo:
     """An export format registered by a plugin (``savedmodel``, ``tflite``, ``onnx`` …).
 
-    ``options`` maps each option name to its allowed values (``{"quantize": ("none", …)}``),
-    or to ``None`` for free-form values. ``factory()`` returns an object implementing
-    :class:`zooft.Exporter`.
+    ``options`` maps each option name to a :class:`zooft.Option`, or to its allowed values
+    (``{"quantize": ("none", …)}``, the first being the default), or to ``None`` for free-form
+    text; users set them with ``zooft export --option KEY=VALUE``. ``factory()`` returns an
+    object implementing :class:`zooft.Exporter`. ``load(path)`` (optional) opens an artifact
+    this format wrote (the directory ``exports/<name>/`` or the artifact inside it) and returns
+    a :class:`zooft.Artifact`, so ``zooft predict`` and ``zooft bench`` can run it; without it
+    the host's loader (TFLite, ONNX, SavedModel) is tried.
     """
 
     name: str
     factory: Callable[[], Any]
-    options: Mapping[str, Sequence[str] | None] = field(default_factory=dict)
+    options: Mapping[str, Option | Sequence[str] | None] = field(default_factory=dict)
     description: str = ""
     extension: str = ""
+    load: Callable[[Any], Any] | None = None
     plugin: str = ""
 
 

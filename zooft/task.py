@@ -118,3 +118,32 @@ def export_inputs(task: Any, raw: Any, metadata: dict[str, Any]) -> Any:
     """Raw inputs turned into the export model's inputs (the task's ``export_inputs``, else ``raw``)."""
     hook = getattr(task, "export_inputs", None)
     return raw if hook is None else hook(raw, metadata)
+
+
+def required_outputs(requires: str | tuple[str, ...]) -> tuple[str, ...]:
+    """Backbone output names a task's ``requires`` stands for: ``feature_maps`` is the
+    ``stride8/16/32`` maps, any other name is itself."""
+    from .backbone import FEATURE_LEVELS
+
+    names: list[str] = []
+    for item in (requires,) if isinstance(requires, str) else tuple(requires):
+        names.extend(FEATURE_LEVELS if item == "feature_maps" else (item,))
+    return tuple(names)
+
+
+def check_backbone(info: Any, backbone: Backbone) -> None:
+    """Fail in one line when ``backbone`` lacks the modality or an output task ``info`` requires."""
+    from .errors import ConfigError
+
+    if backbone.modality not in info.modalities:
+        raise ConfigError(
+            f"task {info.name!r} takes {'/'.join(info.modalities)} backbones; {backbone.spec.name} is {backbone.modality}",
+            hint=f"choose a model with 'zooft list-models --task {info.name}'",
+        )
+    missing = [name for name in required_outputs(info.requires) if name not in backbone.outputs]
+    if missing:
+        raise ConfigError(
+            f"backbone {backbone.spec.name} lacks the output(s) {', '.join(missing)} that task {info.name!r} needs"
+            f" (it has {', '.join(backbone.outputs) or 'none'})",
+            hint=f"choose a backbone that provides {', '.join(missing)} ('zooft list-models --task {info.name}')",
+        )

@@ -116,12 +116,11 @@ def build_backbone(
     architecture and tokenizer but initialises randomly. Unknown keyword arguments (such as
     ``input_size``) are ignored.
     """
-    from zooft import cache
 
     if weights not in ("pretrained", "none"):
         raise zooft.ConfigError(f"weights must be 'pretrained' or 'none', got {weights!r}", hint="use --weights none for random init")
     location = preset_location(
-        spec, cache_dir=cache_dir or cache.cache_root(), offline=cache.is_offline() if offline is None else bool(offline)
+        spec, cache_dir=cache_dir or zooft.cache_root(), offline=zooft.is_offline() if offline is None else bool(offline)
     )
 
     import keras

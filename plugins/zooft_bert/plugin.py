@@ -64,7 +64,6 @@ def resolve(text: str) -> zooft.ModelSpec | None:
 
 def fetch(spec: zooft.ModelSpec, *, cache_dir: Any = None, from_file: Any = None, **_: Any) -> Any:
     """``zooft pull bert:…``: download a Kaggle preset into zooft's cache (kagglehub's layout)."""
-    from zooft import cache
 
     from .presets import cached_handle_dir, kaggle_cache
 
@@ -73,7 +72,7 @@ def fetch(spec: zooft.ModelSpec, *, cache_dir: Any = None, from_file: Any = None
         return spec.locator  # a local preset: nothing to fetch
     if from_file is not None:
         raise zooft.ConfigError("bert presets are directories; --from does not apply", hint="pass the directory as --backbone bert:/path")
-    root = Path(cache_dir) if cache_dir else cache.cache_root()
+    root = Path(cache_dir) if cache_dir else zooft.cache_root()
     os.environ["KAGGLEHUB_CACHE"] = str(kaggle_cache(root))
     import keras_hub
 

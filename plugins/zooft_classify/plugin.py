@@ -25,6 +25,7 @@ def zooft_register_tasks(register: Callable[[zooft.TaskInfo], None]) -> None:
             factory=_make_task,
             modalities=("image",),
             requires="pooled",
+            options={},  # none of its own: the host's settings (dropout, label_smoothing …) cover it
             description="Single-label image classification: softmax head on pooled features,"
             " accuracy, top-k, per-class F1 and a confusion matrix",
         )

@@ -12,7 +12,7 @@ so a score crossing the threshold by a hair is not a miss). Metrics:
 - ``map_drop``: ``1 - `` mAP@.5 of the export's detections scored against the reference's
   confident ones as ground truth (pycocotools).
 
-All gates are upper bounds (zooft.parity's convention for names outside LOWER_BOUND_GATES).
+All gates are upper bounds (the convention of zooft.build_parity_report for names outside LOWER_BOUND_GATES).
 """
 
 from __future__ import annotations

@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 
 import zooft
-from zooft import cache as zooft_cache
 
 from .anchors import AnchorConfig, make_anchors
 from .boxes import MatchConfig, encode_targets
@@ -45,11 +44,11 @@ def decode_resize(data: Any, image_size: Sequence[int], resize: str) -> tuple[An
     """Encoded bytes -> ``(uint8 image (H, W, 3), original [width, height] float32)``.
 
     Large JPEGs are decoded at a reduced DCT scale that still covers the resized size
-    (:func:`zooft.data.images.decode_covering`); sizes and boxes always refer to the original.
+    (:func:`zooft.decode_covering`); sizes and boxes always refer to the original.
     """
     import tensorflow as tf
 
-    from zooft.data.images import decode_covering
+    from zooft import decode_covering
 
     out_h, out_w = int(image_size[0]), int(image_size[1])
 
@@ -167,7 +166,7 @@ def _cache_name(cache: str, paths: Sequence[str], boxes: np.ndarray, size: tuple
     import hashlib
     import os
 
-    digest = zooft_cache.fingerprint_files(paths, hashlib.sha256(f"zooft-detect-cache-v1 {size} {resize}".encode()))
+    digest = zooft.fingerprint_files(paths, hashlib.sha256(f"zooft-detect-cache-v1 {size} {resize}".encode()))
     digest.update(np.ascontiguousarray(boxes, dtype=np.float32).tobytes())
     os.makedirs(os.path.dirname(os.path.abspath(cache)), exist_ok=True)
     return f"{cache}-{digest.hexdigest()[:16]}"

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import zooft
-from zooft import cache
 
 # Hosts that serve a model page at the handle and its archive with ?tf-hub-format=compressed.
 HUB_HOSTS = ("tfhub.dev", "www.kaggle.com", "kaggle.com", "hub.tensorflow.google.cn")
@@ -51,7 +50,7 @@ def normalize_handle(text: str) -> str:
 
 def hub_cache_dir(cache_dir: str | os.PathLike[str] | None = None) -> Path:
     """``<cache root>/hub``: the ``TFHUB_CACHE_DIR`` zooft gives tensorflow_hub."""
-    return (Path(cache_dir).expanduser() if cache_dir else cache.cache_root()) / "hub"
+    return (Path(cache_dir).expanduser() if cache_dir else zooft.cache_root()) / "hub"
 
 
 def module_dir(handle: str, cache_dir: str | os.PathLike[str] | None = None) -> Path:
@@ -122,7 +121,7 @@ def _progress_printer(label: str) -> Any:
 
 def _install_archive(archive: Path, dest: Path, what: str, origin: str) -> Path:
     """Unpack ``archive`` into ``dest`` (replacing it) and check that it is a SavedModel."""
-    cache.safe_extract(archive, dest)
+    zooft.safe_extract(archive, dest)
     if not is_saved_model(dest):
         error = _not_a_saved_model(what, dest, origin)
         shutil.rmtree(dest, ignore_errors=True)  # never leave a broken model where hub would trust it
@@ -176,13 +175,13 @@ def fetch_module(
             return dest
         if not src.is_file():
             raise zooft.WeightsError(f"cannot import {what}: no file at {src}", hint="check the path given to --from")
-        cache.verify_sha256(src, sha256, what=what)
+        zooft.verify_sha256(src, sha256, what=what)
         return _install_archive(src, dest, what, str(src))
     if is_saved_model(dest):
         return dest
     if spec.weights.kind == "file" and spec.weights.location:  # an archive next to the registry file
         return fetch_module(spec, from_file=spec.weights.location, cache_dir=cache_dir)
-    offline = cache.is_offline() if offline is None else offline
+    offline = zooft.is_offline() if offline is None else offline
     hint = _pull_hint(spec.name, handle, dest)
     if offline:
         raise zooft.OfflineError(f"{what} is not in the cache ({dest}) and zooft is offline (ZOOFT_OFFLINE=1)", hint=hint)
@@ -190,7 +189,7 @@ def fetch_module(
     archive = hub_cache_dir(cache_dir) / ".downloads" / f"{dest.name}.tar.gz"
     callback, bar = _progress_printer(spec.name)
     try:
-        cache.download(url, archive, sha256=sha256, what=what, fetch_hint=hint, progress=callback)
+        zooft.download(url, archive, sha256=sha256, what=what, fetch_hint=hint, progress=callback)
     except zooft.OfflineError as exc:
         reason = str(exc).rpartition(": ")[2]
         raise zooft.OfflineError(

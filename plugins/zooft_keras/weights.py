@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import zooft
-from zooft import cache
 
 _TF = "https://storage.googleapis.com/tensorflow/keras-applications/"
 _OLD = "https://storage.googleapis.com/keras-applications/"
@@ -187,7 +186,7 @@ def verify_hash(path: Path, file_hash: str | None, *, what: str) -> None:
     if not file_hash:
         return
     if len(file_hash) == 64:
-        cache.verify_sha256(path, file_hash, what=what)
+        zooft.verify_sha256(path, file_hash, what=what)
         return
     digest = hashlib.md5(usedforsecurity=False)
     with open(path, "rb") as handle:
@@ -201,7 +200,7 @@ def verify_hash(path: Path, file_hash: str | None, *, what: str) -> None:
 
 
 def _cache_dir(cache_dir: str | os.PathLike[str] | None) -> Path:
-    return (Path(cache_dir).expanduser() if cache_dir else cache.cache_root()) / "keras"
+    return (Path(cache_dir).expanduser() if cache_dir else zooft.cache_root()) / "keras"
 
 
 def remote_for(spec: zooft.ModelSpec, cache_dir: str | os.PathLike[str] | None = None) -> tuple[RemoteFile, Path] | None:
@@ -261,7 +260,7 @@ def fetch_weights(
                 hint=f"check 'weights: {{file: ...}}' in {spec.origin or 'the registry entry'}"
                 " (relative paths are resolved against that file's folder)",
             )
-        cache.verify_sha256(path, spec.weights.sha256, what=what)
+        zooft.verify_sha256(path, spec.weights.sha256, what=what)
         return path
     found = remote_for(spec, cache_dir)
     if found is None:
@@ -269,16 +268,16 @@ def fetch_weights(
     remote, dest = found
     if from_file is not None:
         verify_hash(Path(from_file), remote.file_hash, what=what)
-        return cache.import_file(from_file, dest, sha256=None, what=what)
+        return zooft.import_file(from_file, dest, sha256=None, what=what)
     if dest.is_file():
         verify_hash(dest, remote.file_hash, what=what)
         return dest
-    offline = cache.is_offline() if offline is None else offline
+    offline = zooft.is_offline() if offline is None else offline
     hint = _pull_hint(spec, remote, dest)
     if offline:
         raise zooft.OfflineError(f"{what} ({remote.file_name}) are not in the cache and zooft is offline", hint=hint)
     sha = remote.file_hash if remote.file_hash and len(remote.file_hash) == 64 else None
-    path = cache.download(remote.url, dest, sha256=sha, what=what, fetch_hint=hint)
+    path = zooft.download(remote.url, dest, sha256=sha, what=what, fetch_hint=hint)
     try:
         verify_hash(path, remote.file_hash, what=what)
     except zooft.WeightsError:

@@ -1,7 +1,7 @@
 """Convert a Keras 3 model to ONNX with tf2onnx and verify it with onnxruntime.
 
 We convert the same serving function the SavedModel and TFLite exporters use
-(:func:`zooft_savedmodel.exporter.serving_function`) with ``tf2onnx.convert.from_function``:
+(:func:`zooft.serving_function`) with ``tf2onnx.convert.from_function``:
 it works on Keras 3 models (their variables are captured and frozen), and the function gives us
 the input name (``image``) and output names (dict keys) instead of ``keras_tensor`` / position.
 onnxruntime returns outputs in the graph's order, which for dict outputs is sorted by key, so
@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import zooft
-from zooft import parity
-from zooft.artifacts import METADATA_KEY, load_artifact
-from zooft_savedmodel.exporter import output_names, reference_outputs, serving_function
+from zooft import ARTIFACT_METADATA_KEY as METADATA_KEY
+from zooft import build_parity_report, load_artifact, output_names, reference_outputs, serving_function
 
 # Different runtime, different kernels (and operator fusions): allow float32 reordering noise,
 # far below anything that changes a probability a user would read.
@@ -99,7 +98,7 @@ class OnnxExporter:
         """Run the model in onnxruntime (CPU) and compare with the Keras model."""
         loaded = load_artifact(artifact)
         candidate = loaded.outputs(context.samples)
-        return parity.build_report(
+        return build_parity_report(
             "onnx",
             reference_outputs(context.model, context.samples),
             candidate,

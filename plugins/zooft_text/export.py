@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 
 import zooft
-from zooft import parity as _parity
 
 STRING_FORMATS = ("savedmodel",)
 # Unquantized float exports: the same maths in another runtime (SavedModel: the same kernels).
@@ -122,7 +121,7 @@ def parity(reference: dict[str, Any], candidate: dict[str, Any], *, labels: Any,
     (single-label) or ``decision_agreement`` of every (text, label) decision at the run's
     thresholds (multi-label). Gates: unquantized exports ``max_abs`` (SavedModel 1e-5, TFLite
     and ONNX 1e-4); ``float16`` 0.02 plus 98 % agreement; ``dynamic`` 95 % agreement."""
-    metrics = _parity.numeric_metrics(reference, candidate)
+    metrics = zooft.numeric_parity(reference, candidate)
     ref, cand = np.asarray(reference["probabilities"]), np.asarray(candidate["probabilities"])
     if settings.get("multi_label"):
         limits = np.asarray(settings.get("thresholds") or [0.5] * len(classes))[None, :]
@@ -130,7 +129,7 @@ def parity(reference: dict[str, Any], candidate: dict[str, Any], *, labels: Any,
         metrics[agreement_name] = float(np.mean((ref >= limits) == (cand >= limits))) if len(ref) else 1.0
     else:
         agreement_name = "top1_agreement"
-        metrics.update(_parity.classify_metrics(reference, candidate, labels, classes))
+        metrics.update(zooft.classify_parity(reference, candidate, labels, classes))
     mode = quantize or "none"
     if mode == "none":
         gates = {"max_abs": FLOAT_GATES.get(format, 1e-4)}

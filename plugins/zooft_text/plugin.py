@@ -14,6 +14,16 @@ from . import folders, tabular
 
 TASK = "text-classify"
 
+#: The task's options (``--option KEY=VALUE``; the old flags ``--sequence-length``,
+#: ``--text-column``, ``--label-column``, ``--multi-label`` and ``--thresholds`` set them too).
+OPTIONS: dict[str, zooft.Option] = {
+    "sequence_length": zooft.Option(int, None, help="tokens per text incl. [CLS]/[SEP] (default 128, at most the model's)"),
+    "text_column": zooft.Option(str, None, help="column (CSV/TSV) or key (JSONL) holding the text [default: text]"),
+    "label_column": zooft.Option(str, None, help="column (CSV/TSV) or key (JSONL) holding the label(s) [default: label]"),
+    "multi_label": zooft.Option(bool, False, help="several labels per text ('a|b' in CSV, a list in JSONL): sigmoid head"),
+    "thresholds": zooft.Option(str, None, help="multi-label decision thresholds: 0.4, or label=0.3,other=0.6"),
+}
+
 
 def _make_task() -> Any:
     from .task import TextClassifyTask
@@ -37,6 +47,8 @@ def zooft_register_tasks(register: Callable[[zooft.TaskInfo], None]) -> None:
             modalities=("text",),
             requires="pooled",
             custom_objects=_custom_objects,
+            options=OPTIONS,
+            target_kind="class",  # "classes" (a tuple of indices) with multi_label
             description="Text classification: dropout + dense on the pooled output; single-label (softmax)"
             " or --multi-label (sigmoid, per-label thresholds); accuracy, macro-F1, per-class metrics",
         )

@@ -12,25 +12,13 @@ from typing import Any
 
 import numpy as np
 
+import zooft
 from zooft import Backbone, ConfigError, DataError, Example, LabeledData
 
 from . import export as _export
 from .metrics import multi_hot, multilabel_metrics, parse_thresholds
 
 _EPSILON = 1e-7
-
-
-def _fraction(config: dict[str, Any], key: str, default: float) -> float:
-    value = config.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
-        raise ConfigError(f"{key} must be a number in [0, 1), got {value!r}", hint=f"e.g. --{key.replace('_', '-')} {default}")
-    return float(value)
-
-
-def _check_classes(classes: list[str]) -> None:
-    if len(classes) < 2:
-        raise DataError(f"text classification needs at least 2 labels, got {len(classes)}: {classes}",
-                        hint="check the label column of the data")
 
 
 def model_settings(model: Any) -> dict[str, Any]:
@@ -76,28 +64,29 @@ class TextClassifyTask:
         """
         import keras
 
-        _check_classes(classes)
+        zooft.check_classes(classes, "text classification")
         if backbone.modality != "text" or "pooled" not in backbone.outputs:
             raise ConfigError(
                 f"backbone {backbone.spec.name!r} is a {backbone.modality} model without a pooled text output;"
                 " 'text-classify' needs a text backbone",
                 hint="choose one with 'zooft list-models --task text-classify', or --backbone bert:/path/to/preset",
             )
-        multi = bool(config.get("multi_label"))
-        if config.get("thresholds") and not multi:
+        options = config.get("task_options") or {}
+        multi = bool(options.get("multi_label"))
+        if options.get("thresholds") and not multi:
             raise ConfigError("--thresholds applies to multi-label runs only", hint="add --multi-label, or drop --thresholds")
-        rate = _fraction(config, "dropout", 0.1)
+        rate = zooft.config_fraction(config, "dropout", 0.1)
         text = keras.Input((), dtype="string", name="text")
         features = backbone.model(text)
-        x = keras.layers.Dropout(rate, name="head_dropout")(features["pooled"])
         if multi:
             from .layers import LabelThresholds
 
+            x = keras.layers.Dropout(rate, name="head_dropout")(features["pooled"])
             scores = keras.layers.Dense(len(classes), activation="sigmoid", dtype="float32", name="scores")(x)
-            thresholds = parse_thresholds(config.get("thresholds"), classes)
+            thresholds = parse_thresholds(options.get("thresholds"), classes)
             out = LabelThresholds(thresholds, dtype="float32", name="probabilities")(scores)
         else:
-            out = keras.layers.Dense(len(classes), activation="softmax", dtype="float32", name="probabilities")(x)
+            out = zooft.classification_head(features["pooled"], len(classes), dropout=rate)
         return keras.Model(text, out, name="zooft_text_classifier")
 
     def compile_args(self, classes: list[str], config: dict[str, Any]) -> dict[str, Any]:
@@ -106,9 +95,9 @@ class TextClassifyTask:
         fraction of right (text, label) decisions at 0.5 as ``accuracy``."""
         import keras
 
-        _check_classes(classes)
-        if not config.get("multi_label"):
-            smoothing = _fraction(config, "label_smoothing", 0.0)
+        zooft.check_classes(classes, "text classification")
+        if not (config.get("task_options") or {}).get("multi_label"):
+            smoothing = zooft.config_fraction(config, "label_smoothing", 0.0)
             return {"loss": keras.losses.CategoricalCrossentropy(label_smoothing=smoothing),
                     "metrics": [keras.metrics.CategoricalAccuracy(name="accuracy")]}
         loss: Any = keras.losses.BinaryCrossentropy()
@@ -140,9 +129,7 @@ class TextClassifyTask:
         train = data.splits.get("train") or []
         if any(isinstance(ex.label, tuple) for ex in train):
             return None
-        counts = np.bincount([int(ex.label) for ex in train if ex.label is not None], minlength=len(data.classes))
-        present, total = int((counts > 0).sum()), int(counts.sum())
-        return {i: (total / (present * int(n)) if n else 0.0) for i, n in enumerate(counts)}
+        return zooft.balanced_class_weights([int(ex.label) for ex in train if ex.label is not None], len(data.classes))
 
     def make_dataset(self, examples: list[Example], targets: Any, *, config: dict[str, Any], image_size: Any = None,
                      batch_size: int, training: bool, shuffle_seed: int | None = None, cache: Any = None, **_: Any) -> Any:
@@ -164,24 +151,13 @@ class TextClassifyTask:
     # -- evaluation and prediction -----------------------------------------------------------
     def evaluate(self, model: Any, dataset: Any, classes: list[str], config: dict[str, Any]) -> dict[str, Any]:
         """Accuracy, macro-F1, per-class metrics (and a confusion matrix for single-label)."""
-        import tensorflow as tf
-
-        from zooft_classify.metrics import classification_metrics, resolve_top_k
-
-        _check_classes(classes)
-        serve = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
-        probabilities, targets = [], []
-        for batch in dataset:
-            probabilities.append(np.asarray(serve(batch[0]), dtype=np.float32))
-            targets.append(np.asarray(batch[1]))
-        if not probabilities:
-            raise DataError("cannot evaluate on an empty dataset", hint="check the validation/test split")
-        probs, y = np.concatenate(probabilities), np.concatenate(targets)
+        zooft.check_classes(classes, "text classification")
+        y, probs = zooft.collect_predictions(model, dataset)
         settings = model_settings(model)
         if settings["multi_label"]:
             return multilabel_metrics(y, probs, classes, settings["thresholds"])
-        return classification_metrics(y, probs, classes, top_k=resolve_top_k(config, len(classes)),
-                                      label_smoothing=_fraction(config, "label_smoothing", 0.0))
+        return zooft.classification_metrics(y, probs, classes, top_k=zooft.resolve_top_k(config, len(classes)),
+                                      label_smoothing=zooft.config_fraction(config, "label_smoothing", 0.0))
 
     def prediction_settings(self, *, model: Any = None, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
         """What :meth:`postprocess` needs beyond the outputs, from a run's model or an artifact's metadata."""
@@ -197,11 +173,9 @@ class TextClassifyTask:
                     thresholds: list[float] | None = None) -> list[dict[str, Any]]:
         """One prediction per text: ``{"label", "probability", "top_k"}``; multi-label adds
         ``"labels"`` (every label at or above its threshold; ``label`` joins them with ``|``)."""
-        from zooft_classify.task import top_k_predictions
-
         if isinstance(outputs, dict):
             outputs = outputs["probabilities"]
-        probs, results = top_k_predictions(outputs, classes, top_k)
+        probs, results = zooft.top_k_predictions(outputs, classes, top_k)
         if multi_label:
             limits = np.asarray(thresholds if thresholds is not None else [0.5] * len(classes), dtype=np.float64)
             for row, result in zip(probs, results):

@@ -1,6 +1,6 @@
 """Convert a Keras 3 model to TFLite (LiteRT), embed zooft's metadata, and verify it.
 
-Conversion always goes Keras -> SavedModel (:func:`zooft_savedmodel.exporter.write_saved_model`)
+Conversion always goes Keras -> SavedModel (:func:`zooft.write_saved_model`)
 -> ``TFLiteConverter.from_saved_model``: ``from_concrete_functions`` does not freeze Keras 3
 variables and silently yields a model that outputs NaN (docs/export.md, FACTS.md).
 
@@ -14,7 +14,7 @@ Quantization modes (``quantize``):
 - ``int8-full``: integer only (``TFLITE_BUILTINS_INT8``; conversion fails rather than fall back),
   with int8 or uint8 (``io_type``) input and output, for integer-only accelerators (Edge TPU,
   NPUs, microcontrollers). Callers quantize inputs / dequantize outputs with the tensor's
-  scale and zero point; :mod:`zooft.artifacts` does it for them.
+  scale and zero point; :func:`zooft.load_artifact` does it for them.
 """
 
 from __future__ import annotations
@@ -27,11 +27,10 @@ from typing import Any
 import numpy as np
 
 import zooft
-from zooft import parity
-from zooft.artifacts import METADATA_KEY, load_artifact, tflite_interpreter
-from zooft_savedmodel.exporter import reference_outputs, write_saved_model
+from zooft import ARTIFACT_METADATA_KEY as METADATA_KEY
+from zooft import build_parity_report, load_artifact, reference_outputs, tflite_interpreter, write_saved_model
 
-from .plugin import IO_TYPES, QUANTIZE_MODES
+from .options import IO_TYPES, QUANTIZE_MODES
 
 # Parity gates per mode (docs/export.md explains each). Float modes gate the largest probability
 # difference; quantized modes change individual probabilities by design (int8 outputs move in
@@ -110,7 +109,7 @@ def embed_metadata(flatbuffer: bytes, metadata: dict[str, Any]) -> bytes:
 
     Uses the TFLite schema's generated Python object API shipped in ai-edge-litert (no
     tflite-support needed): unpack, append a buffer and a ``Metadata`` entry, repack. The
-    runtime ignores metadata it does not know; :func:`zooft.artifacts.read_tflite_metadata`
+    runtime ignores metadata it does not know; :func:`zooft.read_tflite_metadata`
     reads it back.
     """
     import flatbuffers
@@ -156,7 +155,7 @@ class TFLiteExporter:
         mode, io_type = parse_options(context.options)
         loaded = load_artifact(artifact)
         candidate = loaded.outputs(context.samples)
-        return parity.build_report(
+        return build_parity_report(
             "tflite",
             reference_outputs(context.model, context.samples),
             candidate,

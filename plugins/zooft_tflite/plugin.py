@@ -7,9 +7,7 @@ from typing import Any
 
 import zooft
 
-# Kept here (not in exporter.py) so listing options never imports TensorFlow.
-QUANTIZE_MODES = ("none", "float16", "dynamic", "int8", "int8-full")
-IO_TYPES = ("int8", "uint8")
+from .options import IO_TYPES, QUANTIZE_MODES
 
 
 def _factory() -> Any:

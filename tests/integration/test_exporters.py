@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 import zooft
-from zooft import parity
-from zooft.artifacts import load_artifact, read_tflite_metadata
-from zooft.exports import export_run
+from zooft.exports import parity
+from zooft.exports.artifacts import load_artifact, read_tflite_metadata
+from zooft.exports.run import export_run
 from zooft.plugins import PluginHost, reset_host
 
 _spec = importlib.util.spec_from_file_location("export_fixtures", Path(__file__).with_name("export_fixtures.py"))
@@ -314,7 +314,7 @@ def test_dict_output_model_keeps_output_names_in_every_format(fresh_run: Path, t
 def test_pillow_loader_matches_the_training_loader(trained: dict[str, Any], tmp_path: Path) -> None:
     from PIL import Image
 
-    from zooft.artifacts import load_images
+    from zooft.exports.artifacts import load_images
     from zooft.data.images import load_images_for_predict
 
     big = np.asarray(Image.fromarray(trained["x_test"][0].astype(np.uint8)).resize((48, 40), Image.Resampling.NEAREST))

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from zooft.report import write_report
-from zooft_classify.metrics import classification_metrics
+from zooft.classification import classification_metrics
 
 pytest.importorskip("matplotlib")
 

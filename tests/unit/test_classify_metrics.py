@@ -15,7 +15,7 @@ import pytest
 import zooft
 from zooft.plugins import PluginHost
 from zooft_classify import plugin
-from zooft_classify.metrics import (
+from zooft.classification import (
     categorical_crossentropy,
     classification_metrics,
     confusion_matrix,
@@ -173,7 +173,7 @@ def test_no_tensorflow_imported() -> None:
     # A fresh interpreter, because in this one pytest may already have collected an integration
     # module that imports TensorFlow; running every function here must not import it either.
     code = (
-        "import sys, numpy as np, zooft, zooft_classify.plugin, zooft_classify.metrics as m;"
+        "import sys, numpy as np, zooft, zooft_classify.plugin, zooft.classification as m;"
         "import zooft_classify.task as tk;"
         "t = tk.ClassifyTask(); t.postprocess(np.eye(3), ['a', 'b', 'c'], 2);"
         "t.class_weights(zooft.LabeledData(['a', 'b'], {'train': [zooft.Example('x', 0), zooft.Example('y', 1)]}),"

@@ -1,4 +1,4 @@
-"""zooft.parity: the comparison maths every exporter's verify step relies on (no TensorFlow)."""
+"""zooft.exports.parity: the comparison maths every exporter's verify step relies on (no TensorFlow)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from zooft import ParityReport
-from zooft import parity
+from zooft.exports import parity
 
 CLASSES = ["a", "b", "c"]
 
@@ -148,8 +148,8 @@ def test_module_does_not_import_tensorflow_by_itself() -> None:
     import importlib
     import subprocess
 
-    code = "import zooft.parity, sys; assert 'tensorflow' not in sys.modules, 'tensorflow imported'"
+    code = "import zooft.exports.parity, sys; assert 'tensorflow' not in sys.modules, 'tensorflow imported'"
     root = Path(__file__).resolve().parents[2]
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, cwd=root)
     assert result.returncode == 0, result.stderr
-    assert importlib.import_module("zooft.parity") is parity
+    assert importlib.import_module("zooft.exports.parity") is parity

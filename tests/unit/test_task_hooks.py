@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from zooft import parity
+from zooft.exports import parity
 from zooft.data.records import Example
 from zooft.task import export_inputs, export_model, task_dataset
 

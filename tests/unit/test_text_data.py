@@ -130,11 +130,22 @@ def test_thresholds_and_multilabel_metrics_match_sklearn() -> None:
     assert metrics["per_class"]["b"]["support"] == int(y[:, 1].sum())
 
 
-def test_text_config_keys() -> None:
-    assert parse_value("sequence_length", "64", "command line") == 64
-    assert parse_value("multi_label", "false", "config file") is False
-    with pytest.raises(zooft.ConfigError, match="--sequence-length"):
-        parse_value("sequence_length", "0", "command line")
+def test_text_flags_are_aliases_of_the_text_task_options() -> None:
+    from zooft.config import resolve
+    from zooft.train.tune import resolve_task_options
+
+    config = resolve(flags={"sequence_length": 64, "multi_label": True}, file_values={"text_column": "sentence"})
+    assert "sequence_length" not in config.values
+    given = config.values["task_options"]
+    assert given == {"text_column": "sentence", "sequence_length": 64, "multi_label": True}
+    options = resolve_task_options("text-classify", {**given, "thresholds": "0.4"})
+    assert options["sequence_length"] == 64 and options["multi_label"] is True and options["label_column"] is None
+    assert resolve_task_options("text-classify", {"multi_label": "false"})["multi_label"] is False
+    with pytest.raises(zooft.ConfigError, match="sequence_length='x' is not valid: expected a whole number"):
+        resolve_task_options("text-classify", {"sequence_length": "x"})
+    with pytest.raises(zooft.ConfigError, match="unknown text-classify task option 'multilabel'") as info:
+        resolve_task_options("text-classify", {"multilabel": "true"})
+    assert info.value.hint == "did you mean 'multi_label'?"
 
 
 def test_text_demo_is_seeded_and_loads(tmp_path: Path) -> None:
@@ -161,5 +172,5 @@ def test_jsonl_records_round_trip_through_json(tmp_path: Path) -> None:
 def test_sequence_length_on_an_image_model_is_an_error(tmp_path: Path) -> None:
     from zooft.train.tune import resolve_tune_config
 
-    with pytest.raises(zooft.ConfigError, match="--sequence-length applies to text models; keras:mobilenet_v2_035_shapes96 is an image model"):
+    with pytest.raises(zooft.ConfigError, match="unknown classify task option 'sequence_length'"):
         resolve_tune_config({"backbone": "embedded", "data": str(tmp_path), "sequence_length": 64})

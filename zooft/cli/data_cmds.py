@@ -61,7 +61,7 @@ def demo(
 ) -> None:
     """Offline demo: generate data, fine-tune the embedded model, evaluate, export (SavedModel, TFLite)."""
     from ..demo.synthetic import write_classify_demo
-    from ..exports import export_run
+    from ..exports.run import export_run
     from ..runs import refresh_report
     from ..train.tune import tune
 

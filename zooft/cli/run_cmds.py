@@ -97,7 +97,7 @@ def predict(
         run = Run.open(target)
         task_name = run.task
     else:
-        from ..artifacts import load_artifact
+        from ..exports.artifacts import load_artifact
 
         artifact = load_artifact(target)
         task_name = artifact.task
@@ -176,27 +176,31 @@ def _predict_texts(run: Any, artifact: Any, texts: list[str], text_file: Path | 
 
 def export(
     run_dir: Annotated[Path, Arg(help="Run directory written by 'zooft tune'.", metavar="RUN")],
-    formats: Annotated[list[str], Opt("--format", "-f", help="savedmodel, tflite, onnx … (repeatable; tflite:int8 allowed).")],
-    quantize: Annotated[str | None, Opt(help="TFLite: none, float16, dynamic, int8, int8-full.")] = None,
-    opset: Annotated[int | None, Opt(help="ONNX opset.")] = None,
+    formats: Annotated[list[str], Opt("--format", "-f", help="savedmodel, tflite, onnx … (repeatable; FORMAT:QUANTIZE or FORMAT:KEY=VALUE,... allowed).")],
+    option: Annotated[list[str] | None, Opt("--option", "-o", help="The format's own option KEY=VALUE (repeatable; 'zooft plugins --json' lists them).", metavar="KEY=VALUE")] = None,
+    quantize: Annotated[str | None, Opt(help="Same as --option quantize=MODE (tflite: none, float16, dynamic, int8, int8-full).")] = None,
+    opset: Annotated[int | None, Opt(help="Same as --option opset=N (onnx).")] = None,
     tolerance: Annotated[float | None, Opt(help="Override the parity threshold (recorded in the report).")] = None,
     verify: Annotated[bool, Opt("--verify/--no-verify", help="Run the parity gate (recorded either way).")] = True,
     calibration_samples: Annotated[int | None, Opt(min=1, help="Training images for int8 calibration [default: 100].")] = None,
     as_json: Annotated[bool, Opt("--json", help="Print JSON.")] = False,
 ) -> None:
     """Export a finished run, reloaded in the target runtime and checked against the Keras model."""
-    from ..exports import export_run
+    from ..exports.run import export_run
     from ..runs import Run, refresh_report
 
+    from ..options import parse_format_item, parse_pairs
+
     run = Run.open(run_dir)
+    given = parse_pairs(option or [])
+    if quantize is not None:
+        given.setdefault("quantize", quantize)
+    if opset is not None:
+        given.setdefault("opset", str(opset))
     results = []
     for item in formats:
-        fmt, _, quant = item.partition(":")
-        options: dict[str, Any] = {"tolerance": tolerance, "verify": verify}
-        if quant or quantize:
-            options["quantize"] = quant or quantize
-        if opset is not None:
-            options["opset"] = opset
+        fmt, own = parse_format_item(item)
+        options: dict[str, Any] = {"tolerance": tolerance, "verify": verify, **given, **own}
         if calibration_samples is not None:
             options["calibration_samples"] = calibration_samples
         result = export_run(run, fmt, options)

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from . import state
-from .console import out, print_json
+from .console import err, out, print_json
 
 Opt = typer.Option
 
@@ -38,25 +38,32 @@ def tune(
     weights: Annotated[str | None, Opt(help="pretrained or none [default: pretrained].")] = None,
     cache: Annotated[str | None, Opt(help="Keep decoded, resized images between epochs: memory, or a file path prefix [default: off].")] = None,
     feature_cache: Annotated[bool | None, Opt("--feature-cache/--no-feature-cache", help="Train the head on backbone features computed once, where that gives the same model [default: on].")] = None,
-    task_options: Annotated[str | None, Opt(help="Task-specific key=value,... (e.g. detect: score_threshold=0.3,box_loss=giou).")] = None,
+    option: Annotated[list[str] | None, Opt("--option", "-o", help="The task's own option KEY=VALUE (repeatable; 'zooft plugins --json' lists them).", metavar="KEY=VALUE")] = None,
+    task_options: Annotated[str | None, Opt(help="Task options as one key=value,... text (same as --option).")] = None,
     seed: Annotated[int | None, Opt(help="Random seed [default: 0].")] = None,
-    sequence_length: Annotated[int | None, Opt(help="Text models: tokens per text [default: 128, at most the model's].")] = None,
-    text_column: Annotated[str | None, Opt(help="Text data: column/key holding the text [default: text].")] = None,
-    label_column: Annotated[str | None, Opt(help="Text data: column/key holding the label(s) [default: label].")] = None,
-    multi_label: Annotated[bool | None, Opt("--multi-label", help="Text: several labels per text ('a|b'), sigmoid head.")] = None,
-    thresholds: Annotated[str | None, Opt(help="Multi-label decision thresholds: 0.4 or label=0.3,other=0.6.")] = None,
+    sequence_length: Annotated[int | None, Opt(help="text-classify: --option sequence_length=N.", hidden=True)] = None,
+    text_column: Annotated[str | None, Opt(help="text-classify: --option text_column=NAME.", hidden=True)] = None,
+    label_column: Annotated[str | None, Opt(help="text-classify: --option label_column=NAME.", hidden=True)] = None,
+    multi_label: Annotated[bool | None, Opt("--multi-label", help="text-classify: --option multi_label=true.", hidden=True)] = None,
+    thresholds: Annotated[str | None, Opt(help="text-classify: --option thresholds=0.4.", hidden=True)] = None,
     output: Annotated[str | None, Opt(help="Run directory [default: runs/<model>-<task>-<time>].")] = None,
     resume: Annotated[str | None, Opt(help="Continue an interrupted run directory.", metavar="RUN")] = None,
     config: Annotated[str | None, Opt(help="YAML/JSON file of these options (flags win).", metavar="FILE")] = None,
-    export: Annotated[list[str] | None, Opt(help="Export after training: savedmodel, tflite[:quant], onnx (repeatable).")] = None,
+    export: Annotated[list[str] | None, Opt(help="Export after training: FORMAT, FORMAT:QUANTIZE or FORMAT:KEY=VALUE,... (repeatable).")] = None,
     as_json: Annotated[bool, Opt("--json", help="Print the final metrics as JSON.")] = False,
 ) -> None:
     """Fine-tune a pretrained backbone on your data (head first, then optional unfreezing)."""
     from ..train.tune import tune as run_tune
 
-    options = {k: v for k, v in locals().items() if k not in ("as_json", "run_tune")}
+    from ..config import parse_value
+    from ..options import parse_pairs
+
+    options = {k: v for k, v in locals().items() if k not in ("as_json", "run_tune", "option", "parse_value", "parse_pairs")}
+    if option:  # --option KEY=VALUE joins --task-options; the task's declaration checks both
+        given = parse_value("task_options", task_options, "command line") if task_options else {}
+        options["task_options"] = {**given, **parse_pairs(option)}
     options["registry_files"] = state.registry_files
-    run = run_tune(options)
+    run = run_tune(options, console=err)
     metrics = run.read_json("metrics.json")
     if as_json:
         print_json({"run": str(run.path), "metrics": metrics})

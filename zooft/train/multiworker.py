@@ -74,9 +74,9 @@ def worker_output(values: dict[str, Any], resume_dir: Path | None) -> Path | Non
         shutil.copytree(resume_dir, temp / "run")
         return temp / "run"
     values["output"] = str(temp / "run")
-    from ..cli.console import err
+    from .progress import diagnostics
 
-    err.print(f"{kind} {index} is not the chief: its run files go to {temp / 'run'}")
+    diagnostics().print(f"{kind} {index} is not the chief: its run files go to {temp / 'run'}")
     return None
 
 

@@ -11,6 +11,7 @@ from ..data.records import LabeledData
 from ..runs import Run, atomic_write, refresh_report
 from ..specs import ModelSpec
 from .checkpoint import CheckpointStore, load_weights, restore_optimizer
+from ..task import check_backbone
 from .devices import choose_precision, choose_strategy, make_strategy, query_devices
 
 
@@ -41,8 +42,9 @@ class TrainingSession:
         with self.strategy.scope():
             self.backbone = host.backbone_source(spec.source).factory(
                 spec, input_size=self.image_size, weights=config["weights"], offline=is_offline(), cache_dir=cache_root(),
-                sequence_length=config.get("sequence_length"),
+                sequence_length=(config.get("task_options") or {}).get("sequence_length"),
             )
+            check_backbone(host.task(config["task"]), self.backbone)
             # Re-seed: the head's initialisation (and dropout) then depends on --seed only, not
             # on how many random draws building the backbone took (a hub model takes none).
             keras.utils.set_random_seed(config["seed"])
@@ -159,7 +161,7 @@ class TrainingSession:
         import keras
 
         from .callbacks import commit_callback, progress_callback
-        from .tune import steps_for
+        from .progress import steps_for
 
         steps = steps_for(self.n_train, self.config["batch_size"])
         patience = self.config["early_stopping"]

@@ -6,7 +6,6 @@ from the start (config, labels, data index) so that an interrupted run can be re
 
 from __future__ import annotations
 
-import math
 import re
 import shutil
 import time
@@ -18,6 +17,7 @@ from typing import Any
 from .. import __version__
 from ..config import ResolvedConfig, parse_value, read_config_file, resolve
 from ..errors import ConfigError, RunError
+from ..options import parse_format_item
 from ..runs import Run, data_to_json, read_json
 from ..registry import resolve_model
 from ..specs import ModelSpec
@@ -80,15 +80,17 @@ def resolve_tune_config(options: dict[str, Any]) -> tuple[ResolvedConfig, ModelS
         config.sources["image_size"] = "registry entry"
     if config.values["image_size"] is None and spec.modality == "image":
         raise ConfigError(f"model {spec.name} has no native input size", hint="pass --image-size N or HxW")
-    if config.values["sequence_length"] is not None and spec.modality != "text":
-        raise ConfigError(f"--sequence-length applies to text models; {spec.name} is an {spec.modality} model",
-                          hint="drop --sequence-length (image models take --image-size)")
     check_task(spec, config.values["task"])
+    config.values["task_options"] = resolve_task_options(config.values["task"], config.values["task_options"])
     return config, spec, None
 
 
 def check_task(spec: ModelSpec, task: str) -> None:
-    """Fail early when the task does not exist or cannot use this model."""
+    """Fail early when the task does not exist or cannot use this model's modality.
+
+    The registry entry's ``tasks:`` list is a hint for listing, not a gate: whether the backbone
+    provides the outputs the task requires is checked once it is built
+    (:func:`zooft.task.check_backbone`)."""
     from ..plugins import get_host
 
     info = get_host().task(task)
@@ -97,11 +99,20 @@ def check_task(spec: ModelSpec, task: str) -> None:
             f"task {task!r} takes {'/'.join(info.modalities)} models, but {spec.name} is a {spec.modality} model",
             hint=f"choose a model with 'zooft list-models --task {task}'",
         )
-    if spec.tasks and task not in spec.tasks:
-        raise ConfigError(
-            f"model {spec.name} is not usable for task {task!r} (it supports: {', '.join(spec.tasks)})",
-            hint=f"choose a model with 'zooft list-models --task {task}'",
-        )
+
+
+def resolve_task_options(task: str, given: dict[str, Any]) -> dict[str, Any]:
+    """The task's options: checked against its declaration (``TaskInfo.options``) with the
+    defaults filled in; a task that declares none gets them as given (it checks them itself,
+    as ``detect`` does), option text read as YAML scalars."""
+    from ..config import scalar
+    from ..options import validate_options
+    from ..plugins import get_host
+
+    info = get_host().task(task)
+    if info.options is None:
+        return {k: scalar(v) if isinstance(v, str) else v for k, v in (given or {}).items()}
+    return validate_options("task", task, info.options, given or {}, with_defaults=True)
 
 
 def prepare_run_dir(config: ResolvedConfig, spec: ModelSpec) -> Path:
@@ -141,9 +152,11 @@ def load_training_data(config: dict[str, Any]) -> Any:
 
 
 def format_options(config: dict[str, Any]) -> dict[str, Any]:
-    """Config values a data format's ``load`` receives as keyword options (text columns …)."""
-    keys = ("text_column", "label_column", "multi_label", "skip_bad_files")
-    return {key: config[key] for key in keys if config.get(key) is not None}
+    """What a data format's ``load`` receives as keyword options: the task's options (text
+    columns, ``multi_label`` …; formats ignore the ones they do not use) and ``skip_bad_files``."""
+    options = {k: v for k, v in (config.get("task_options") or {}).items() if v is not None}
+    options["skip_bad_files"] = bool(config.get("skip_bad_files"))
+    return options
 
 
 def phases_of(config: dict[str, Any]) -> list[Phase]:
@@ -155,10 +168,13 @@ def phases_of(config: dict[str, Any]) -> list[Phase]:
     return phases
 
 
-def tune(options: dict[str, Any]) -> Run:
-    """Fine-tune a model as described by ``options`` (the keys of ``zooft tune``) and return its Run."""
-    from ..cli.console import err
+def tune(options: dict[str, Any], *, console: Any = None) -> Run:
+    """Fine-tune a model as described by ``options`` (the keys of ``zooft tune``) and return its Run.
 
+    Progress and notes go to ``console`` (anything with rich's ``print``; default: stderr)."""
+    from .progress import diagnostics
+
+    err = console if console is not None else diagnostics()
     started = time.perf_counter()
     resolved, spec, resume_dir = resolve_tune_config(options)
     config = resolved.values
@@ -200,13 +216,13 @@ def tune(options: dict[str, Any]) -> Run:
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)  # the session sets the run's
     if config["export"]:
-        from ..exports import export_run
+        from ..exports.run import export_run
         from ..runs import refresh_report
 
         for item in config["export"]:
-            fmt, _, quant = item.partition(":")
-            result = export_run(run, fmt, {"quantize": quant} if quant else {})
-            err.print(f"exported {fmt}{':' + quant if quant else ''}: {result['artifact']}")
+            fmt, options = parse_format_item(item)
+            result = export_run(run, fmt, options)
+            err.print(f"exported {item}: {result['artifact']}")
         refresh_report(run)
     return Run.open(run_dir)
 
@@ -223,22 +239,15 @@ def prefetch_weights(spec: ModelSpec, config: dict[str, Any]) -> None:
 
 
 def check_exports(items: list[str]) -> None:
-    """Fail before training, not after it, on an unknown ``--export`` format or quantization."""
+    """Fail before training, not after it, on an unknown ``--export`` format or option
+    (``FORMAT``, ``FORMAT:QUANTIZE`` or ``FORMAT:KEY=VALUE,…``)."""
     from ..plugins import get_host
+
+    from ..exports.run import split_options
 
     host = get_host()
     for item in items:
-        fmt, _, quant = item.partition(":")
-        info = host.exporter(fmt)
-        allowed = info.options.get("quantize")
-        if quant and allowed is not None and quant not in allowed:
-            raise ConfigError(
-                f"invalid quantization {quant!r} in --export {item}", hint=f"{fmt} accepts: {', '.join(allowed)}"
-            )
-        if quant and "quantize" not in info.options:
-            raise ConfigError(f"--export {item}: {fmt} takes no quantization", hint=f"use --export {fmt}")
+        fmt, options = parse_format_item(item)
+        split_options(host.exporter(fmt), options)
 
 
-def steps_for(n: int, batch_size: int) -> int:
-    """Batches per epoch (the last one may be partial)."""
-    return max(1, math.ceil(n / batch_size))

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ExportError
+from ..errors import ExportError
 from .parity import Outputs
 
 METADATA_KEY = "zooft_metadata"  # TFLite metadata entry / ONNX metadata_props key holding the JSON

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .exporting import ParityReport
+from .protocol import ParityReport
 
 EPSILON = 1e-6  # floor of the denominator in relative differences: probabilities near 0 blow up
 LOWER_BOUND_GATES = frozenset({"top1_agreement"})

@@ -1,4 +1,8 @@
-"""Classification metrics in plain numpy, so evaluation needs neither TensorFlow nor sklearn.
+"""What every classification task shares (public as ``zooft.*``, used by ``classify`` and
+``text-classify``): the class checks, the softmax/sigmoid head, balanced class weights, the
+evaluation loop, top-k predictions and the metrics.
+
+The metrics are plain numpy, so evaluation needs neither TensorFlow nor sklearn.
 
 Conventions (they match Keras and sklearn where both exist, and the tests check that):
 
@@ -20,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from zooft import ConfigError, DataError
+from .data.records import Example
+from .errors import ConfigError, DataError
 
 # Keras clips probabilities to [eps, 1 - eps] before taking the log; using the same epsilon
 # makes our loss equal to the ``val_loss`` Keras reports, so the report's numbers agree.
@@ -34,7 +39,7 @@ def resolve_top_k(config: dict[str, Any], num_classes: int) -> int | None:
     """
     value = config.get("top_k", 5)
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"top_k must be a positive integer, got {value!r}", hint="e.g. --set top_k=5")
+        raise ConfigError(f"top_k must be a positive integer, got {value!r}", hint="set top_k in the --config file, e.g. top_k: 5")
     if num_classes <= 2:
         return None
     return min(value, num_classes - 1)
@@ -158,3 +163,108 @@ def classification_metrics(
         "classes": list(classes),
         "samples": n,
     }
+
+
+# -- shared by the classification tasks ------------------------------------------------------------
+def check_classes(classes: Sequence[str], task: str = "classification") -> None:
+    """Refuse fewer than two classes (one class cannot be told apart from anything)."""
+    if len(classes) < 2:
+        raise DataError(
+            f"{task} needs at least 2 classes, got {len(classes)}: {list(classes)}",
+            hint="add a folder (or label) for every class you want the model to tell apart",
+        )
+
+
+def config_fraction(config: dict[str, Any], key: str, default: float) -> float:
+    """A config value that must lie in [0, 1) (dropout rate, label smoothing), checked."""
+    value = config.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+        flag = "--" + key.replace("_", "-")
+        raise ConfigError(f"{key} must be a number in [0, 1), got {value!r}", hint=f"e.g. {flag} {default} (or {key}: in --config)")
+    return float(value)
+
+
+def classification_head(features: Any, num_classes: int, *, dropout: float, activation: str = "softmax") -> Any:
+    """Dropout (layer ``head_dropout``) then a float32 dense layer ``probabilities`` on ``features``.
+
+    Built-in Keras layers only, so a saved ``.keras`` file needs no custom objects for the head;
+    float32 so a mixed-precision policy never reaches the loss or the exported outputs.
+    """
+    import keras
+
+    x = keras.layers.Dropout(dropout, name="head_dropout")(features)
+    return keras.layers.Dense(num_classes, activation=activation, dtype="float32", name="probabilities")(x)
+
+
+def balanced_class_weights(labels: Sequence[int], num_classes: int) -> dict[int, float]:
+    """``n / (P * n_i)`` per class index, ``P`` the classes that occur: the weights average to 1
+    over the examples, so the loss scale (and the effective learning rate) stays the same.
+
+    A class without examples gets an explicit 0.0: Keras's tf.data path turns the dict into a
+    dense table up to the largest key, silently weighting missing keys 1.0 and failing on labels
+    past it, so every class index gets an entry.
+    """
+    counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=num_classes)
+    if not counts.sum():
+        raise DataError("cannot compute class weights: the data set has no training examples")
+    present, total = int((counts > 0).sum()), int(counts.sum())
+    return {i: (total / (present * int(n)) if n else 0.0) for i, n in enumerate(counts)}
+
+
+def single_labels(examples: Sequence[Example], num_classes: int, task: str = "classify") -> np.ndarray:
+    """The class index of every example, checked: single-label and within ``0..C-1``."""
+    labels = []
+    for example in examples:
+        label = example.label
+        if isinstance(label, bool) or not isinstance(label, (int, np.integer)):
+            kind = "no label" if label is None else f"label {label!r}"
+            raise DataError(
+                f"{example.source}: {task!r} needs one class index per example, got {kind}",
+                hint="multi-label and unlabelled data cannot train a single-label classifier",
+            )
+        if not 0 <= label < num_classes:
+            raise DataError(f"{example.source}: class index {label} is outside 0..{num_classes - 1}")
+        labels.append(int(label))
+    return np.asarray(labels, dtype=np.int64)
+
+
+def collect_predictions(model: Any, dataset: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(targets, outputs)`` of ``model`` over a batched ``(inputs, targets[, weights])`` dataset.
+
+    Targets are collected batch by batch alongside the predictions (not by a second pass), so a
+    shuffling or augmenting dataset cannot pair predictions with the wrong labels. A traced plain
+    call, not ``predict_on_batch``: under MirroredStrategy Keras 3.15's ``predict_on_batch``
+    returns one row per replica and example. Traced once for any batch size (the dataset's spec
+    has a None batch dimension): a partial last batch would otherwise trace the network again.
+    """
+    import tensorflow as tf
+
+    serve = tf.function(lambda x: model(x, training=False), input_signature=[dataset.element_spec[0]])
+    outputs: list[np.ndarray] = []
+    targets: list[np.ndarray] = []
+    for batch in dataset:
+        outputs.append(np.asarray(serve(batch[0]), dtype=np.float32))
+        targets.append(np.asarray(batch[1]))
+    if not outputs:
+        raise DataError("cannot evaluate on an empty dataset", hint="check the validation/test split")
+    return np.concatenate(targets), np.concatenate(outputs)
+
+
+def top_k_predictions(outputs: Any, classes: Sequence[str], top_k: int = 1) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """Probability rows ``(n, C)`` (or one row ``(C,)``) -> ``(rows as float64, predictions)``.
+
+    Each prediction is ``{"label", "probability", "top_k": [{"label", "probability"}, ...]}``
+    with ``top_k`` sorted by probability (ties keep class order) and capped to ``C`` entries.
+    """
+    probs = np.asarray(outputs, dtype=np.float64)
+    if probs.ndim == 1:
+        probs = probs[None, :]
+    if probs.ndim != 2 or probs.shape[1] != len(classes):
+        raise DataError(f"expected model outputs of shape (n, {len(classes)}), got {probs.shape}")
+    k = max(1, min(int(top_k), len(classes)))
+    order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
+    results = []
+    for row, ranked in zip(probs, order):
+        top = [{"label": classes[i], "probability": float(row[i])} for i in ranked]
+        results.append({"label": top[0]["label"], "probability": top[0]["probability"], "top_k": top})
+    return probs, results

@@ -13,7 +13,6 @@ and checks parity; this module decides what survives:
 
 from __future__ import annotations
 
-import difflib
 import os
 import shutil
 import tempfile
@@ -25,12 +24,13 @@ from typing import Any
 import numpy as np
 
 from .artifacts import path_size
-from .data.records import Example
-from .data.split import stratified_sample
-from .errors import ConfigError, ExportError, ParityError, ZooftError
-from .exporting import ExportContext, ParityReport
-from .runs import Run, write_json_atomic
-from .specs import ExporterInfo
+from ..data.records import Example
+from ..data.split import stratified_sample
+from ..errors import ConfigError, ExportError, ParityError, ZooftError
+from ..options import declared_options, unknown_option, validate_options
+from ..runs import Run, write_json_atomic
+from ..specs import ExporterInfo
+from .protocol import ExportContext, ParityReport
 
 # Options the host consumes; everything else goes to the exporter and must be declared by it.
 HOST_OPTIONS: dict[str, Any] = {"tolerance": None, "verify": True, "samples": 200, "calibration_samples": 100}
@@ -43,9 +43,9 @@ def export_name(info: ExporterInfo, options: dict[str, Any]) -> str:
     So variants never overwrite each other, while the plain export keeps the plain name.
     """
     parts = [info.name]
-    for key, allowed in info.options.items():
+    for key, option in declared_options(info.options).items():
         value = options.get(key)
-        if allowed and value is not None and value != allowed[0]:
+        if option.choices and value is not None and str(value) != str(option.default):
             parts.append(str(value))
     return "-".join(parts)
 
@@ -53,7 +53,7 @@ def export_name(info: ExporterInfo, options: dict[str, Any]) -> str:
 def _flag(value: Any) -> bool:
     """A bool from a bool or a CLI/config string (``"false"`` must not be truthy), parsed as
     ``zooft tune``'s flags are (zooft.config)."""
-    from .config import parse_flag
+    from ..config import parse_flag
 
     try:
         return parse_flag(value)
@@ -72,16 +72,9 @@ def split_options(info: ExporterInfo, options: dict[str, Any]) -> tuple[dict[str
             host[key] = value
             continue
         if key not in info.options:
-            known = sorted([*info.options, *HOST_OPTIONS])
-            close = difflib.get_close_matches(key, known, n=1)
-            raise ConfigError(
-                f"unknown {info.name} export option {key!r}; known: {', '.join(known)}",
-                hint=f"did you mean {close[0]!r}?" if close else f"see 'zooft export --help' for the {info.name} options",
-            )
-        allowed = info.options[key]
-        if allowed is not None and str(value) not in allowed:
-            raise ConfigError(f"{info.name} option {key}={value!r} is not valid; allowed: {', '.join(allowed)}")
+            raise unknown_option("export", info.name, key, [*info.options, *HOST_OPTIONS])
         exporter[key] = value
+    exporter = validate_options("export", info.name, info.options, exporter)
     try:
         tolerance = host["tolerance"]
         host["tolerance"] = None if tolerance is None else float(tolerance)
@@ -104,7 +97,7 @@ def _inputs(run: Run, examples: list[Example]) -> np.ndarray:
     if not examples:
         return np.zeros((0, *(run.input_size or (0, 0)), 3), dtype=np.float32)
     # the training pipeline's own decode + resize, so parity sees exactly the pixels training saw
-    from .data.images import load_images_for_predict
+    from ..data.images import load_images_for_predict
 
     return np.asarray(load_images_for_predict([ex.source for ex in examples], run.input_size), dtype=np.float32)
 
@@ -117,8 +110,8 @@ def build_context(
     The task's optional hooks (zooft/task.py) pick the model to convert for ``format`` and turn
     raw samples into its inputs; without them the trained model takes raw images as they are.
     """
-    from . import __version__
-    from .task import export_inputs, export_model
+    from .. import __version__
+    from ..task import export_inputs, export_model
 
     data = run.data()
     split = next((s for s in ("test", "val") if data.splits.get(s)), "train")
@@ -202,7 +195,7 @@ def export_run(run: Run | str | os.PathLike[str], format: str, options: dict[str
     :class:`ConfigError` for bad options, :class:`ParityError` when the artifact drifts and
     :class:`ExportError` when conversion fails.
     """
-    from .plugins import get_host
+    from ..plugins import get_host
 
     run = run if isinstance(run, Run) else Run.open(run)
     info = get_host().exporter(format)
@@ -227,7 +220,8 @@ def export_run(run: Run | str | os.PathLike[str], format: str, options: dict[str
         if not (tmp / "metadata.json").exists():
             write_json_atomic(tmp / "metadata.json", context.metadata)
         if report.verified and not report.passed:
-            modes = [str(v) for v in info.options.get("quantize") or ()]
+            quantize = declared_options(info.options).get("quantize")
+            modes = list(quantize.choices or ()) if quantize else []
             current = exporter_options.get("quantize", modes[0] if modes else None)
             milder = [m for m in modes if m != current] if modes and current != modes[0] else []
             raise _fail(tmp, exports, name, report, milder)
