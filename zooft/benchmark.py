@@ -46,8 +46,13 @@ def _keras_timing(run: Run, batch: int, runs: int, warmup: int = 5) -> dict[str,
 
 
 def bench_run(run_dir: str | os.PathLike[str], *, runs: int = 50, batch: int = 1) -> dict[str, Any]:
-    """Benchmark the Keras model and each passing export; write ``bench.json`` into the run."""
-    from .exports.artifacts import load_artifact
+    """Benchmark the Keras model and each passing export; write ``bench.json`` into the run.
+
+    An export zooft cannot open or run (a format without a ``load`` hook whose plugin is gone,
+    an artifact that needs a runtime not installed …) is listed under ``skipped`` with the
+    reason instead of failing the whole benchmark."""
+    from .errors import ZooftError
+    from .exports.run import open_export
 
     run = Run.open(run_dir)
     exports = sorted(
@@ -56,9 +61,17 @@ def bench_run(run_dir: str | os.PathLike[str], *, runs: int = 50, batch: int = 1
     if not exports:
         raise RunError(f"run {run.path} has no exports to benchmark", hint=f"first run 'zooft export {run_dir} --format tflite'")
     rows = [_keras_timing(run, batch, runs)]
+    skipped: list[dict[str, str]] = []
     for directory in exports:
-        artifact = load_artifact(directory)
-        timing = artifact.benchmark(batch=batch, runs=runs)
+        try:
+            artifact = open_export(directory)
+            timing = artifact.benchmark(batch=batch, runs=runs)
+        except ZooftError as exc:
+            skipped.append({"name": directory.name, "reason": str(exc)})
+            continue
+        except Exception as exc:  # a third-party runtime failing must not hide the other rows
+            skipped.append({"name": directory.name, "reason": f"{type(exc).__name__}: {exc}".splitlines()[0]})
+            continue
         rows.append({
             "name": directory.name,
             "format": timing["format"],
@@ -71,7 +84,7 @@ def bench_run(run_dir: str | os.PathLike[str], *, runs: int = 50, batch: int = 1
     keras_p50 = rows[0]["latency_ms_p50"]
     for row in rows:
         row["speedup_vs_keras"] = keras_p50 / row["latency_ms_p50"] if row["latency_ms_p50"] else float("nan")
-    result = {"batch": batch, "runs": runs, "rows": rows, "path": str(run.path / "bench.json")}
+    result = {"batch": batch, "runs": runs, "rows": rows, "skipped": skipped, "path": str(run.path / "bench.json")}
     run.write_json("bench.json", result)
     refresh_report(run)
     return result

@@ -1,10 +1,16 @@
 """The plugin host: loads ``zooft`` entry points with pluggy and collects what they register.
 
 First-party plugins are ordinary entry points of the ``zooft`` distribution, loaded exactly
-like third-party ones. A plugin that fails to import, fails hook validation, raises in a hook
-or registers a name another plugin already took is *recorded* (name, error, hint) and the
-others keep working; looking up a name that belongs to a broken or conflicting plugin raises
-a :class:`~zooft.errors.PluginError` that says why.
+like third-party ones. A plugin that fails to import, fails hook validation, raises in a hook,
+ships a bad registry file or registers a name another plugin already took is *recorded* (name,
+error, hint) and the others keep working; looking up a name that belongs to a broken or
+conflicting plugin raises a :class:`~zooft.errors.PluginError` that says why.
+
+Containment: an import or hook that raises any ``Exception`` *or* ``SystemExit`` (a plugin
+calling ``sys.exit()`` at import) is that plugin's error. ``KeyboardInterrupt`` is not
+contained: it is the user stopping the command. Built-in (first-party) names win collisions
+whatever the load order: a third-party plugin registering ``classify`` or ``onnx`` gets the
+error, and the built-in keeps working.
 
 Environment switches (read when the host is built):
 
@@ -31,6 +37,8 @@ from .errors import PluginError
 from .specs import BackboneSource, DatasetFormat, ExporterInfo, TaskInfo
 
 ENTRY_POINT_GROUP = "zooft"
+#: What a plugin's import or hook may raise and still be contained (see the module docstring).
+CONTAINED = (Exception, SystemExit)
 hookimpl = pluggy.HookimplMarker("zooft")
 
 # kind of registration -> (hook name, the dataclass the register callback accepts)
@@ -101,7 +109,11 @@ class PluginHost:
     def _load_entry_points(self, autoload: bool) -> None:
         allow = _env_list("ZOOFT_PLUGINS")
         deny = _env_list("ZOOFT_DISABLE_PLUGINS") or set()
-        for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        def order(ep: Any) -> tuple[bool, str]:  # built-ins first: they win entry-point name clashes
+            dist = getattr(ep, "dist", None)
+            return (not (dist and dist.metadata["Name"] == "zooft"), ep.name)
+
+        for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=order):
             if ep.name in deny:
                 continue
             if ep.name in self.records:
@@ -128,9 +140,10 @@ class PluginHost:
             self.records[ep.name] = record
             try:
                 obj = ep.load()
-            except Exception as exc:  # a broken plugin must not take the others down
+            except CONTAINED as exc:  # a broken plugin must not take the others down
+                what = f"called sys.exit({exc.code!r})" if isinstance(exc, SystemExit) else f"{type(exc).__name__}: {exc}"
                 record.errors.append(
-                    f"import of {ep.value!r} failed: {type(exc).__name__}: {exc}"
+                    f"import of {ep.value!r} failed: {what}"
                     f" (hint: reinstall {record.distribution or ep.name} or disable it with"
                     f" ZOOFT_DISABLE_PLUGINS={ep.name})"
                 )
@@ -167,7 +180,7 @@ class PluginHost:
             record = self.records[impl.plugin_name]
             try:
                 result = impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
-            except Exception as exc:
+            except CONTAINED as exc:
                 record.errors.append(
                     f"hook {hook_name} raised {type(exc).__name__}: {exc}"
                     f" (hint: fix or update the plugin, or disable it with ZOOFT_DISABLE_PLUGINS={record.name})"
@@ -188,13 +201,20 @@ class PluginHost:
             item = replace(item, plugin=record.name)
             table = self.items[kind]
             if item.name in table:
-                first = table[item.name].plugin
-                self.conflicts[kind][item.name] = (first, record.name)
-                record.errors.append(
-                    f"{kind[:-1]} {item.name!r} is already registered by plugin {first!r}"
-                    f" (hint: rename it, or disable one plugin with ZOOFT_DISABLE_PLUGINS)"
-                )
-                return
+                first = self.records[table[item.name].plugin]
+                if first.builtin and not record.builtin:  # the built-in keeps its name
+                    record.errors.append(_taken(kind, item.name, first.name, record.name))
+                    return
+                if record.builtin and not first.builtin:  # loaded earlier, but the built-in wins
+                    first.errors.append(_taken(kind, item.name, record.name, first.name))
+                    first.registered[kind].remove(item.name)
+                else:
+                    self.conflicts[kind][item.name] = (first.name, record.name)
+                    record.errors.append(
+                        f"{kind[:-1]} {item.name!r} is already registered by plugin {first.name!r}"
+                        f" (hint: rename it, or disable one plugin with ZOOFT_DISABLE_PLUGINS)"
+                    )
+                    return
             table[item.name] = item
             record.registered.setdefault(kind, []).append(item.name)
 
@@ -209,7 +229,7 @@ class PluginHost:
                 register = self._make_register(kind, record, hook_name)
                 try:
                     impl.function(**{arg: register for arg in impl.argnames})
-                except Exception as exc:
+                except CONTAINED as exc:
                     detail = str(exc) if isinstance(exc, PluginError) else f"{type(exc).__name__}: {exc}"
                     record.errors.append(f"hook {hook_name} failed: {detail}")
         for record, result in self._call_each("zooft_registry_files", only):
@@ -259,9 +279,27 @@ class PluginHost:
         """The data format called ``name`` (``image-folder``, ``csv`` …)."""
         return self.get("datasets", name)
 
+    def note_error(self, plugin: str, message: str) -> None:
+        """Record ``message`` as ``plugin``'s error once (e.g. its registry file failed to load)."""
+        record = self.records.get(plugin)
+        if record is not None and message not in record.errors:
+            record.errors.append(message)
+
+    def disabled(self, plugin: str) -> bool:
+        """True when ``plugin`` is known and has errors."""
+        record = self.records.get(plugin)
+        return bool(record and record.errors)
+
     def errors(self) -> list[str]:
         """Every load error, each prefixed by its plugin's name."""
         return [f"plugin {r.name!r}: {e}" for r in self.records.values() for e in r.errors]
+
+
+def _taken(kind: str, name: str, builtin: str, third: str) -> str:
+    return (
+        f"{kind[:-1]} {name!r} is a built-in name (plugin {builtin!r}); plugin {third!r}'s {kind[:-1]} was ignored"
+        f" (hint: rename it in plugin {third!r}; the built-in stays in use)"
+    )
 
 
 _HOST: PluginHost | None = None

@@ -253,8 +253,18 @@ class Registry:
     files: list[str] = field(default_factory=list)
 
     def add_file(self, path: str | os.PathLike[str]) -> None:
-        """Merge one file; a reused name without ``override: true`` is an error naming both files."""
+        """Merge one file; a reused name without ``override: true`` is an error naming both files.
+
+        All or nothing: a file that fails part-way leaves the registry as it was."""
+        entries, aliases = dict(self.entries), dict(self.aliases)
+        try:
+            self._merge(path)
+        except BaseException:
+            self.entries, self.aliases = entries, aliases
+            raise
         self.files.append(str(path))
+
+    def _merge(self, path: str | os.PathLike[str]) -> None:
         for spec, override in read_registry_file(path):
             if spec.name in self.aliases:
                 raise RegistryError(
@@ -341,8 +351,11 @@ def load_registry(user_files: Iterable[str | os.PathLike[str]] = (), *, host: An
         host = get_host()
     registry = Registry()
     registry.add_file(PACKAGED_REGISTRY)
-    for path, _plugin in host.registry_files:
-        registry.add_file(path)
+    for path, plugin in host.registry_files:
+        try:
+            registry.add_file(path)
+        except RegistryError as exc:  # that plugin's entries only: the rest of the zoo keeps working
+            host.note_error(plugin, f"registry file {path} not loaded: {exc}" + (f" (hint: {exc.hint})" if exc.hint else ""))
     for path in user_registry_files(user_files):
         registry.add_file(path)
     return registry

@@ -302,9 +302,24 @@ def test_duplicate_from_a_plugin_file_names_both_files(
     plugin_file = make_file("plugin.yaml", "k:dup:\n  locator: B")
     monkeypatch.setattr(registry_mod, "PACKAGED_REGISTRY", packaged)
     host = PluginHost(autoload=False, plugins=[("plug", RegistryFilesPlugin(plugin_file))])
-    with pytest.raises(zooft.RegistryError) as info:
-        load_registry(host=host)
-    assert str(packaged) in str(info.value) and str(plugin_file) in str(info.value)
+    registry = load_registry(host=host)  # the plugin's file is its error; the rest keeps working
+    assert registry.resolve("k:dup").locator == "A"
+    [error] = host.records["plug"].errors
+    assert str(packaged) in error and str(plugin_file) in error and "not loaded" in error
+
+
+def test_a_plugins_malformed_registry_file_disables_only_its_entries(
+    make_file: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    good = make_file("good.yaml", "k:fine:\n  locator: A")
+    bad = make_file("bad.yaml", "k:broken:\n  locator: [unclosed")
+    host = PluginHost(autoload=False, plugins=[("good", RegistryFilesPlugin(good)), ("bad", RegistryFilesPlugin(bad))])
+    registry = load_registry(host=host)
+    assert registry.resolve("k:fine").locator == "A" and "k:broken" not in registry.entries
+    assert host.records["good"].ok and not host.records["bad"].ok
+    assert "malformed YAML" in host.records["bad"].errors[0]
+    load_registry(host=host)  # loading again records the error once
+    assert len(host.records["bad"].errors) == 1
 
 
 def test_override_replaces_the_entry_and_its_aliases(make_file: Callable[..., Path]) -> None:

@@ -8,14 +8,22 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from ..errors import ZooftError
+from . import state
 from .console import err, out, print_json
 
 
 def plugins(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """List loaded plugins, their versions, what they register and their errors."""
     from ..plugins import get_host
+    from ..registry import load_registry
 
-    records = list(get_host().records.values())
+    host = get_host()
+    try:  # a plugin's bad registry file is that plugin's error: load them to report it
+        load_registry(state.registry_files, host=host)
+    except ZooftError:
+        pass  # a user file's error: 'zooft list-models' reports it
+    records = list(host.records.values())
     if as_json:
         print_json([r.to_dict() for r in records])
         return

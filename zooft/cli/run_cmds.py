@@ -15,7 +15,17 @@ Opt = typer.Option
 Arg = typer.Argument
 
 
-def _print_metrics(metrics: dict[str, Any]) -> None:
+def _print_metrics(metrics: dict[str, Any], task: Any = None) -> None:
+    from .render import generic_metrics_lines, metrics_text
+
+    own = metrics_text(task, metrics)
+    if own is not None:
+        out.print(own, markup=False)
+        return
+    if "accuracy" not in metrics and "map" not in metrics:  # a task zooft has no table for
+        for line in generic_metrics_lines(metrics):
+            out.print(line, markup=False)
+        return
     if "accuracy" in metrics:
         out.print(f"accuracy {metrics['accuracy']:.4f} on {metrics.get('samples', '?')} examples")
     if isinstance(metrics.get("top_k"), dict):
@@ -75,7 +85,7 @@ def eval_cmd(
     if as_json:
         print_json(metrics)
     else:
-        _print_metrics(metrics)
+        _print_metrics(metrics, task)
 
 
 def predict(
@@ -97,9 +107,9 @@ def predict(
         run = Run.open(target)
         task_name = run.task
     else:
-        from ..exports.artifacts import load_artifact
+        from ..exports.run import open_export
 
-        artifact = load_artifact(target)
+        artifact = open_export(target)
         task_name = artifact.task
     if "text" in get_host().task(task_name).modalities:
         if draw is not None:
@@ -137,10 +147,11 @@ def predict(
     if as_json:
         print_json(rows)
         return
+    from .render import prediction_line
+
+    shown_task = get_host().task(task_name).factory() if run is None else run.load_task()
     for row in rows:
-        extra = ", ".join(f"{t['label']} {t['probability']:.3f}" for t in row.get("top_k", [])[1:])
-        shown = row["file"] if "file" in row else repr(row["text"][:60])
-        out.print(f"{shown}: {row['label']} {row['probability']:.3f}" + (f"  ({extra})" if extra else ""))
+        out.print(prediction_line(shown_task, row), markup=False)
 
 
 def _predict_texts(run: Any, artifact: Any, texts: list[str], text_file: Path | None, top_k: int) -> list[dict[str, Any]]:
@@ -226,6 +237,8 @@ def bench(
     if as_json:
         print_json(results)
         return
+    for skipped in results.get("skipped", []):
+        err.print(f"skipped {skipped['name']}: {skipped['reason']}", markup=False)
     table = Table(box=None, header_style="bold")
     for column in ("artifact", "size MB", "p50 ms", "p90 ms", "img/s", "vs keras"):
         table.add_column(column)

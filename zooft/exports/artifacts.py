@@ -71,7 +71,13 @@ def _cast(x: np.ndarray, dtype: np.dtype, scale: float = 0.0, zero_point: int = 
 
 
 class Artifact:
-    """An exported model loaded in its runtime. Subclasses implement :meth:`_run` on one batch."""
+    """An exported model loaded in its runtime (public as ``zooft.Artifact``).
+
+    A third-party format's ``ExporterInfo.load`` returns a subclass that calls
+    ``super().__init__(path, metadata, threads)`` (``metadata`` carries at least ``task``,
+    ``labels`` and ``input_size``, as the export context gave them) and implements
+    :meth:`run_batch`; :meth:`outputs`, :meth:`predict` and :meth:`benchmark` then work on it.
+    """
 
     format = ""
 
@@ -109,8 +115,14 @@ class Artifact:
         """Size of the artifact on disk."""
         return path_size(self.path)
 
+    def run_batch(self, batch: np.ndarray) -> Outputs:
+        """Run one batch of inputs (float32 images 0–255, or what the task's ``export_inputs``
+        made) and return ``{output name: array}``. Subclasses implement this."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement run_batch()")
+
     def _run(self, batch: np.ndarray) -> Outputs:
-        raise NotImplementedError
+        # the built-in runtimes override _run; third-party artifacts implement run_batch
+        return self.run_batch(batch)
 
     def outputs(self, images: Any, batch_size: int = 32) -> Outputs:
         """Run on raw images (float 0–255), in batches; always ``{output name: array}``.

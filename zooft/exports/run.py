@@ -246,3 +246,40 @@ def export_run(run: Run | str | os.PathLike[str], format: str, options: dict[str
         "options": exporter_options,
         "parity": report.to_dict(),
     }
+
+
+def export_format(path: Path) -> str | None:
+    """The format that wrote ``path`` (an ``exports/<name>/`` directory or a file in it), from
+    its ``parity.json`` / ``metadata.json``; None when neither says."""
+    import json
+
+    directory = path if path.is_dir() else path.parent
+    for name in ("parity.json", "metadata.json"):
+        file = directory / name
+        if file.is_file():
+            try:
+                value = json.loads(file.read_text(encoding="utf-8")).get("format")
+            except (OSError, ValueError, AttributeError):
+                continue
+            if value:
+                return str(value)
+    return None
+
+
+def open_export(path: str | os.PathLike[str]) -> Any:
+    """Open an exported artifact in its runtime: through its format's ``ExporterInfo.load`` when
+    the format has one (third-party formats), else the host's TFLite / ONNX / SavedModel loader."""
+    from ..plugins import get_host
+    from .artifacts import load_artifact
+
+    path = Path(path)
+    fmt = export_format(path)
+    if fmt is not None:
+        host = get_host()
+        info = host.items["exporters"].get(fmt)
+        if info is not None and info.load is not None:
+            artifact = info.load(path)
+            if artifact is None:
+                raise ExportError(f"exporter {fmt!r} (plugin {info.plugin}) could not open {path}")
+            return artifact
+    return load_artifact(path)
