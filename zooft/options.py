@@ -139,7 +139,7 @@ def validate_options(
             result[key] = options[key].parse(value)
         except (TypeError, ValueError) as exc:
             raise ConfigError(
-                f"{owner} option {key}={value!r} is not valid: {exc}",
+                f"{owner} option {key}={value!r} is not valid; {exc}",
                 hint=options[key].help or f"'zooft plugins --json' lists the {owner} options",
             ) from None
     if with_defaults:

@@ -96,16 +96,54 @@ def task_dataset(
         )
     from .data.images import make_image_dataset, parse_augment
 
+    augment = parse_augment(config.get("augment")) if training else None
+    if augment and not geometric_augmentation_allowed(task, config):
+        augment = {k: v for k, v in augment.items() if k not in GEOMETRIC_AUGMENTS}
     return make_image_dataset(
         examples,
         image_size=image_size,
         batch_size=batch_size,
         targets=targets,
         training=training,
-        augment=parse_augment(config.get("augment")) if training else None,
+        augment=augment,
         shuffle_seed=shuffle_seed,
         cache=cache,
     )
+
+
+#: Augmentations that move pixels: a task whose targets depend on geometry turns them off.
+GEOMETRIC_AUGMENTS = frozenset({"flip", "zoom", "rotation", "translate"})
+
+
+def geometric_augmentation_allowed(task: Any, config: dict[str, Any]) -> bool:
+    """False when the task declares geometric augmentation unsafe (``TaskInfo.geometric_augmentation``,
+    or a ``geometric_augmentation = False`` attribute on the task object)."""
+    own = getattr(task, "geometric_augmentation", None)
+    if own is not None:
+        return bool(own)
+    name = config.get("task")
+    if not name:
+        return True
+    from .plugins import get_host
+
+    info = get_host().items["tasks"].get(name)
+    return True if info is None else bool(info.geometric_augmentation)
+
+
+def target_kind(task_name: str | None) -> str:
+    """What the task's examples carry (``TaskInfo.target_kind``): class, classes, boxes or value."""
+    from .plugins import get_host
+
+    info = get_host().items["tasks"].get(task_name or "")
+    return "class" if info is None else str(info.target_kind)
+
+
+def describe_targets(task_name: str | None, classes: list[str]) -> str:
+    """``"4 classes"``, or the target kind for tasks without classes (``"value targets"``)."""
+    kind = target_kind(task_name)
+    if kind == "value" or not classes:
+        return f"{kind} targets"
+    return f"{len(classes)} classes"
 
 
 def export_model(task: Any, model: Any, format: str, metadata: dict[str, Any]) -> Any:  # noqa: A002

@@ -30,7 +30,8 @@ class SavedModelExporter:
         extra = target / "assets.extra"
         extra.mkdir(exist_ok=True)
         (extra / zooft.ARTIFACT_METADATA_FILE).write_text(json.dumps(context.metadata, indent=2, default=str) + "\n", encoding="utf-8")
-        (extra / "labels.txt").write_text("".join(f"{c}\n" for c in context.classes), encoding="utf-8")
+        if context.classes:  # tasks without classes (regression) ship no empty labels.txt
+            (extra / "labels.txt").write_text("".join(f"{c}\n" for c in context.classes), encoding="utf-8")
         return target
 
     def verify(self, context: zooft.ExportContext, artifact: Path) -> zooft.ParityReport:

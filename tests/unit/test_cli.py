@@ -294,7 +294,7 @@ def test_plugins_json_with_the_installed_plugins(capsys: Capsys) -> None:
     records = json.loads(out)
     assert isinstance(records, list)
     for record in records:
-        assert set(record) == {"name", "module", "distribution", "version", "builtin", "registered", "errors"}
+        assert set(record) == {"name", "module", "distribution", "version", "builtin", "registered", "errors", "options"}
         assert record["builtin"] == (record["distribution"] == "zooft")
 
 

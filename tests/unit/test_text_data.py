@@ -141,7 +141,7 @@ def test_text_flags_are_aliases_of_the_text_task_options() -> None:
     options = resolve_task_options("text-classify", {**given, "thresholds": "0.4"})
     assert options["sequence_length"] == 64 and options["multi_label"] is True and options["label_column"] is None
     assert resolve_task_options("text-classify", {"multi_label": "false"})["multi_label"] is False
-    with pytest.raises(zooft.ConfigError, match="sequence_length='x' is not valid: expected a whole number"):
+    with pytest.raises(zooft.ConfigError, match="sequence_length='x' is not valid; expected a whole number"):
         resolve_task_options("text-classify", {"sequence_length": "x"})
     with pytest.raises(zooft.ConfigError, match="unknown text-classify task option 'multilabel'") as info:
         resolve_task_options("text-classify", {"multilabel": "true"})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -25,7 +25,7 @@ def plugins(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")]
         pass  # a user file's error: 'zooft list-models' reports it
     records = list(host.records.values())
     if as_json:
-        print_json([r.to_dict() for r in records])
+        print_json([{**r.to_dict(), "options": _declared_options(host, r.name)} for r in records])
         return
     table = Table(box=None, header_style="bold")
     for column in ("plugin", "version", "kind", "registers", "status"):
@@ -40,6 +40,18 @@ def plugins(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")]
     for r in records:
         for e in r.errors:
             err.print(f"[red]plugin {escape(r.name)}:[/] {escape(e)}", markup=True)
+
+
+def _declared_options(host: Any, plugin: str) -> dict[str, dict[str, Any]]:
+    """``{"tasks": {name: {option: description}}, "exporters": {...}}`` for what ``plugin`` registered."""
+    from ..options import declared_options
+
+    result: dict[str, dict[str, Any]] = {}
+    for kind in ("tasks", "exporters"):
+        for name, info in host.items[kind].items():
+            if info.plugin == plugin and info.options is not None:
+                result.setdefault(kind, {})[name] = {k: o.describe() for k, o in declared_options(info.options).items()}
+    return result
 
 
 def register(app: typer.Typer) -> None:

@@ -208,10 +208,19 @@ def export(
         given.setdefault("quantize", quantize)
     if opset is not None:
         given.setdefault("opset", str(opset))
+    from ..exports.run import HOST_OPTIONS
+    from ..options import unknown_option
+    from ..plugins import get_host
+
+    items = [parse_format_item(item) for item in formats]
+    infos = {fmt: get_host().exporter(fmt) for fmt, _ in items}
+    for key in given:  # --option goes to every format that declares it; some format must
+        if key not in HOST_OPTIONS and not any(key in info.options for info in infos.values()):
+            raise unknown_option("export", "/".join(infos), key, {k for info in infos.values() for k in info.options})
     results = []
-    for item in formats:
-        fmt, own = parse_format_item(item)
-        options: dict[str, Any] = {"tolerance": tolerance, "verify": verify, **given, **own}
+    for fmt, own in items:
+        declared = {k: v for k, v in given.items() if k in infos[fmt].options or k in HOST_OPTIONS}
+        options: dict[str, Any] = {"tolerance": tolerance, "verify": verify, **declared, **own}
         if calibration_samples is not None:
             options["calibration_samples"] = calibration_samples
         result = export_run(run, fmt, options)

@@ -15,13 +15,15 @@ class Example:
 
     ``source`` is an absolute file path (images) or the text itself (text tasks).
     ``label`` is a class index into :attr:`LabeledData.classes`, a tuple of indices
-    (multi-label), or ``None`` (unlabelled, for predict). ``target`` holds task-specific
-    annotations, e.g. ``{"boxes": [[x0, y0, x1, y1], ...], "labels": [...]}`` for detection.
+    (multi-label), or ``None`` (unlabelled, or a task without classes). ``target`` holds
+    anything else a task learns from, by its ``TaskInfo.target_kind``: ``"boxes"`` →
+    ``{"boxes": [[x0, y0, x1, y1], ...], "labels": [...]}`` (detection); ``"value"`` → a
+    number or a list of numbers (regression; the data set then has ``classes == []``).
     """
 
     source: str
     label: int | tuple[int, ...] | None = None
-    target: dict[str, Any] | None = None
+    target: Any = None
 
 
 @dataclass

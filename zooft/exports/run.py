@@ -282,4 +282,12 @@ def open_export(path: str | os.PathLike[str]) -> Any:
             if artifact is None:
                 raise ExportError(f"exporter {fmt!r} (plugin {info.plugin}) could not open {path}")
             return artifact
+        if info is None:
+            try:
+                return load_artifact(path)
+            except ExportError as exc:
+                raise ExportError(
+                    f"{path} is a {fmt} export, and no installed plugin registers {fmt!r}",
+                    hint=f"install or enable the plugin that provides {fmt!r} ('zooft plugins' lists them)",
+                ) from exc
     return load_artifact(path)

@@ -11,7 +11,7 @@ from ..data.records import LabeledData
 from ..runs import Run, atomic_write, refresh_report
 from ..specs import ModelSpec
 from .checkpoint import CheckpointStore, load_weights, restore_optimizer
-from ..task import check_backbone
+from ..task import check_backbone, describe_targets
 from .devices import choose_precision, choose_strategy, make_strategy, query_devices
 
 
@@ -50,7 +50,7 @@ class TrainingSession:
             keras.utils.set_random_seed(config["seed"])
             self.model = self.task.build_model(self.backbone, data.classes, config)
         self.console.print(
-            f"model {spec.name} ({self.model.count_params():,} params), {len(data.classes)} classes, "
+            f"model {spec.name} ({self.model.count_params():,} params), {describe_targets(config['task'], data.classes)}, "
             f"precision {self.precision}, strategy {self.strategy_name}, {self.strategy.num_replicas_in_sync} replica(s)"
         )
         self._check_training_data()

@@ -1,0 +1,373 @@
+"""``check_plugin(name)``: drive everything a plugin registers through zooft's real code paths.
+
+What is checked, per kind (each failure says what the plugin must change):
+
+- the plugin module: importing it imports no TensorFlow/Keras (a fresh interpreter);
+- backbones: the factory builds a :class:`zooft.Backbone` for one of its registry entries,
+  from raw inputs (images ``(None, h, w, 3)`` in 0–255, or strings), with the outputs its
+  tasks need, finite on raw pixels, and layer groups naming real layers; with
+  ``ZOOFT_OFFLINE=1`` an uncached URL weight raises :class:`zooft.OfflineError`;
+- data formats: ``sniff`` is fast and TensorFlow-free, ``load`` returns an index (paths or
+  texts, never pixels) that zooft's data check accepts;
+- tasks: a tiny ``zooft tune`` through the shared training core, then ``eval``, ``predict``
+  (plain and ``--json``) and every built-in exporter's parity check;
+- exporters: ``zooft export`` of a tiny run (written atomically, reloaded, parity passed), then
+  ``predict`` and ``bench`` on the artifact.
+
+Every command that trains, exports or runs a model runs in a child process (``python -m
+zooft``), so a native crash (a segfault in a kernel) is reported as a conformance failure
+naming the plugin instead of ending the test session.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+BUILTIN_EXPORTERS = ("savedmodel", "tflite", "onnx")
+_SNIFF_SECONDS = 1.0
+
+
+class ConformanceError(AssertionError):
+    """The plugin does not conform; the message lists every failure and the fix."""
+
+
+@dataclass
+class ConformanceReport:
+    """What :func:`check_plugin` checked, and what failed."""
+
+    plugin: str
+    checked: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    def fail(self, what: str, fix: str) -> None:
+        """Record a failure: what went wrong, then what the plugin must change."""
+        self.failures.append(f"{what} -> {fix}")
+
+    def raise_if_failed(self) -> None:
+        """Raise :class:`ConformanceError` when anything failed."""
+        if self.failures:
+            lines = "\n".join(f"  - {f}" for f in self.failures)
+            raise ConformanceError(f"plugin {self.plugin!r} fails {len(self.failures)} conformance check(s):\n{lines}")
+
+
+def _env(home: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = {**os.environ, "ZOOFT_HOME": str(home), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env.update(extra or {})
+    return env
+
+
+def _zooft(report: ConformanceReport, what: str, args: list[str], *, cwd: Path, env: dict[str, str],
+           timeout: float = 900) -> subprocess.CompletedProcess[str] | None:
+    """Run ``python -m zooft ARGS`` in a child process; a failure or crash becomes a report entry."""
+    proc = subprocess.run([sys.executable, "-m", "zooft", *args], capture_output=True, text=True, cwd=cwd, env=env,
+                          timeout=timeout)
+    report.checked.append(what)
+    if proc.returncode < 0:
+        name = signal.Signals(-proc.returncode).name if -proc.returncode in signal.Signals._value2member_map_ else proc.returncode
+        report.fail(f"{what}: the process crashed natively ({name}) in 'zooft {' '.join(args[:1])}'",
+                    "a model must never crash the runtime: simplify the layers involved or report the TensorFlow bug"
+                    f" (last stderr: {proc.stderr.strip()[-300:]})")
+        return None
+    if proc.returncode != 0:
+        last = [line for line in proc.stderr.strip().splitlines() if line.strip()][-2:]
+        report.fail(f"{what}: 'zooft {' '.join(args)}' exited {proc.returncode}: {' | '.join(last)}",
+                    "fix the error above (ZOOFT_DEBUG=1 shows the traceback)")
+        return None
+    return proc
+
+
+def _json(proc: subprocess.CompletedProcess[str] | None) -> Any:
+    return None if proc is None else json.loads(proc.stdout)
+
+
+def _check_import(report: ConformanceReport, module: str) -> None:
+    code = ("import importlib, sys; importlib.import_module(sys.argv[1]);"
+            "print(','.join(m for m in ('tensorflow', 'keras', 'torch') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code, module], capture_output=True, text=True, timeout=300)
+    report.checked.append(f"import {module}")
+    if proc.returncode != 0:
+        report.fail(f"importing {module} failed: {proc.stderr.strip().splitlines()[-1:]}", "make the module importable")
+    elif proc.stdout.strip():
+        report.fail(f"importing {module} imports {proc.stdout.strip()}",
+                    "import TensorFlow/Keras inside the factories and methods that need them, not at module level")
+
+
+def _check_backbone(report: ConformanceReport, host: Any, source: Any, registry: Any, tasks: Any) -> None:
+    import numpy as np
+
+    import zooft
+
+    specs = [s for s in registry.entries.values() if s.source == source.name]
+    if not specs:
+        report.skipped.append(f"backbone source {source.name}: no registry entry to build (ship one with zooft_registry_files)")
+        return
+    spec = sorted(specs, key=lambda s: (s.params or 0, s.name))[0]
+    what = f"backbone {spec.name}"
+    report.checked.append(what)
+    size = (32, 32) if spec.modality == "image" else None
+    try:
+        backbone = source.factory(spec, input_size=size, weights="none", offline=True, cache_dir=zooft.cache_root(),
+                                  sequence_length=16 if spec.modality == "text" else None)
+    except TypeError as exc:
+        report.fail(f"{what}: factory(spec, **options) raised TypeError: {exc}",
+                    "accept **kwargs in the factory: zooft passes input_size, weights, offline, cache_dir, sequence_length")
+        return
+    except zooft.ZooftError as exc:
+        report.skipped.append(f"{what}: not buildable here ({exc})")
+        return
+    if not isinstance(backbone, zooft.Backbone):
+        report.fail(f"{what}: the factory returned {type(backbone).__name__}", "return zooft.Backbone(model=..., spec=..., ...)")
+        return
+    model = backbone.model
+    if spec.modality == "image":
+        shape = tuple(model.inputs[0].shape)
+        if len(shape) != 4 or shape[-1] != 3:
+            report.fail(f"{what}: input shape {shape}", "take raw images (None, h, w, 3) with the preprocessing inside the model")
+            return
+        raw = np.random.default_rng(0).integers(0, 256, (2, *shape[1:3], 3)).astype("float32")
+        out = model(raw, training=False)
+        out = out if isinstance(out, dict) else {"pooled": out}
+        if not all(np.isfinite(np.asarray(v)).all() for v in out.values()):
+            report.fail(f"{what}: non-finite outputs on raw 0-255 pixels", "put the preprocessing (scaling) inside the graph")
+    layer_names = {layer.name for layer in model.layers}
+    unknown = [n for group in backbone.layer_groups for n in group if n not in layer_names]
+    if not backbone.layer_groups or unknown:
+        report.fail(f"{what}: layer groups {'missing' if not backbone.layer_groups else f'name unknown layers {unknown[:3]}'}",
+                    "list the model's layer names from input to output in blocks (Backbone.layer_groups)")
+    for task in tasks:
+        if spec.modality in task.modalities:
+            missing = [n for n in _required(task) if n not in backbone.outputs]
+            if task.plugin == source.plugin and missing:
+                report.fail(f"{what}: lacks {missing} that this plugin's task {task.name!r} requires",
+                            "add those named outputs to the backbone model's output dict")
+    if spec.weights.kind == "url":
+        previous = os.environ.get("ZOOFT_OFFLINE")
+        os.environ["ZOOFT_OFFLINE"] = "1"
+        try:
+            source.factory(spec, input_size=size, weights="pretrained", offline=True, cache_dir=zooft.cache_root())
+        except zooft.OfflineError:
+            pass
+        except Exception as exc:  # noqa: BLE001 - anything else is the finding
+            report.fail(f"{what}: offline with uncached weights raised {type(exc).__name__}",
+                        "raise zooft.OfflineError naming the command that fetches the weights")
+        else:
+            report.fail(f"{what}: offline with uncached weights built anyway", "raise zooft.OfflineError when offline")
+        finally:
+            if previous is None:
+                os.environ.pop("ZOOFT_OFFLINE", None)
+            else:
+                os.environ["ZOOFT_OFFLINE"] = previous
+
+
+def _required(task: Any) -> tuple[str, ...]:
+    from ..task import required_outputs
+
+    return required_outputs(task.requires)
+
+
+def _check_format(report: ConformanceReport, fmt: Any, data: Path | None, task: str) -> None:
+    import zooft
+
+    what = f"data format {fmt.name}"
+    if data is None:
+        report.skipped.append(f"{what}: no sample data (pass data={{'{fmt.name}': PATH}} to check_plugin)")
+        return
+    report.checked.append(what)
+    module = getattr(fmt.sniff, "__module__", "")
+    code = ("import importlib, sys, time; f = getattr(importlib.import_module(sys.argv[1]), sys.argv[2]);"
+            "t = time.perf_counter(); r = f(sys.argv[3]); t = time.perf_counter() - t;"
+            "print(r, t, any(m in sys.modules for m in ('tensorflow', 'keras')))")
+    proc = subprocess.run([sys.executable, "-c", code, module, fmt.sniff.__name__, str(data)], capture_output=True,
+                          text=True, timeout=300)
+    if proc.returncode != 0:
+        report.fail(f"{what}: sniff({data}) raised: {proc.stderr.strip().splitlines()[-1:]}", "sniff must return a bool, never raise")
+    else:
+        result, seconds, heavy = proc.stdout.split()
+        if result != "True":
+            report.fail(f"{what}: sniff() does not recognise its own sample data {data}", "make sniff recognise the format")
+        if float(seconds) > _SNIFF_SECONDS:
+            report.fail(f"{what}: sniff took {float(seconds):.2f} s", "sniff only looks at names and the first bytes")
+        if heavy == "True":
+            report.fail(f"{what}: sniff imported TensorFlow", "sniff must not import TensorFlow")
+    loaded = fmt.load(str(data))
+    if not isinstance(loaded, zooft.LabeledData):
+        report.fail(f"{what}: load returned {type(loaded).__name__}", "return zooft.LabeledData")
+        return
+    examples = [ex for split in loaded.splits.values() for ex in split]
+    if not examples or not all(isinstance(ex, zooft.Example) and isinstance(ex.source, str) for ex in examples):
+        report.fail(f"{what}: load returned no examples, or sources that are not str", "index paths or texts, never decoded data")
+    from ..data.formats import load_data
+
+    try:
+        load_data(str(data), format=fmt.name, task=task)
+    except zooft.ZooftError as exc:
+        report.fail(f"{what}: zooft's data check rejected the sample: {exc}", "return labels within classes, paths that exist")
+
+
+def _artifact_checks(report: ConformanceReport, run: Path, result: dict[str, Any], sample: str | None, cwd: Path,
+                     env: dict[str, str]) -> None:
+    exports = run / "exports"
+    leftovers = [p.name for p in exports.iterdir() if p.name.startswith(".tmp-")]
+    if leftovers:
+        report.fail(f"export {result['name']}: temporary directories left behind: {leftovers}", "write only inside out_dir")
+    parity = json.loads((Path(result["path"]) / "parity.json").read_text(encoding="utf-8"))
+    if not parity.get("passed") or not parity.get("verified", True):
+        report.fail(f"export {result['name']}: parity {parity.get('reason')}", "verify against context.model with zooft.build_parity_report")
+    if sample is not None:
+        _zooft(report, f"predict on the {result['name']} artifact", ["predict", result["path"], sample, "--json"], cwd=cwd, env=env)
+
+
+def check_plugin(
+    name: str,
+    *,
+    data: Mapping[str, str | os.PathLike[str]] | None = None,
+    backbone: str | None = None,
+    workdir: str | os.PathLike[str] | None = None,
+    exporters: tuple[str, ...] = BUILTIN_EXPORTERS,
+    bench: bool = True,
+    image_size: int | None = 32,
+) -> ConformanceReport:
+    """Check the installed plugin ``name`` (its entry-point name); raise :class:`ConformanceError`
+    listing every failure, else return the report.
+
+    ``data`` maps a task or data-format name to sample data for it (built-in shapes are
+    generated: image folders for ``classify``, COCO for ``detect``, a text CSV for
+    ``text-classify``). ``backbone`` is used to train the plugin's tasks and to make the run the
+    plugin's exporters export (default: the plugin's own smallest backbone, else ``embedded``).
+    ``exporters`` are the built-in formats each task's run is exported to; ``image_size`` keeps
+    image runs tiny. Checks sharing a ``workdir`` reuse its runs (one tiny classify run serves
+    every exporter plugin).
+    """
+    from ..plugins import get_host
+    from ..registry import load_registry
+    from .data import make_coco, make_image_folder, make_text_csv
+
+    report = ConformanceReport(name)
+    host = get_host()
+    record = host.records.get(name)
+    if record is None:
+        report.fail(f"no plugin named {name!r} is loaded", "install it and list it under the 'zooft' entry-point group")
+        report.raise_if_failed()
+    if record.errors:
+        report.fail(f"the plugin has load errors: {'; '.join(record.errors)}", "fix them ('zooft plugins' shows them)")
+        report.raise_if_failed()
+    _check_import(report, record.module.split(":")[0])
+    root = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix=f"zooft-check-{name}-"))
+    root.mkdir(parents=True, exist_ok=True)
+    env = _env(root / "home")
+    given = {k: Path(v) for k, v in (data or {}).items()}
+    registry = load_registry(host=host)
+    mine = {kind: [host.items[kind][n] for n in record.registered.get(kind, [])]
+            for kind in ("backbones", "tasks", "datasets", "exporters")}
+    all_tasks = list(host.items["tasks"].values())
+
+    for source in mine["backbones"]:
+        _check_backbone(report, host, source, registry, all_tasks)
+
+    def sample_data(task: str) -> Path | None:
+        if task in given:
+            return given[task]
+        target = root / "data" / task
+        if target.exists():
+            return next(iter(sorted(target.glob("*.csv"))), target)
+        if task == "classify":
+            return make_image_folder(target, per_class=6)
+        if task == "detect":
+            return make_coco(target, images=24, size=64)
+        if task == "text-classify":
+            return make_text_csv(target, per_class=6)
+        return None
+
+    for fmt in mine["datasets"]:
+        task = fmt.tasks[0] if fmt.tasks else "classify"
+        _check_format(report, fmt, given.get(fmt.name) or sample_data(task), task)
+
+    own_backbone = next((s.name for s in sorted(registry.entries.values(), key=lambda s: (s.params or 0, s.name))
+                         if s.source in {b.name for b in mine["backbones"]}), None)
+    chosen = backbone or own_backbone or "embedded"
+    runs: dict[str, Path] = {}
+
+    def tune_run(task: str) -> Path | None:
+        if task in runs:
+            return runs[task]
+        sample = sample_data(task)
+        if sample is None:
+            report.skipped.append(f"task {task}: no sample data (pass data={{'{task}': PATH}})")
+            return None
+        run = root / "runs" / task
+        if (run / "metrics.json").is_file():  # an earlier check_plugin with the same workdir trained it
+            runs[task] = run
+            return run
+        args = ["tune", "--backbone", chosen, "--task", task, "--data", str(sample), "--epochs", "1",
+                "--fine-tune-epochs", "1", "--batch-size", "8", "--augment", "none", "--output", str(run)]
+        spec = registry.entries.get(chosen) or next((s for s in registry.entries.values() if chosen in s.aliases), None)
+        if image_size and (spec is None or spec.modality == "image"):
+            args += ["--image-size", str(image_size)]
+        if _zooft(report, f"task {task}: tune on {chosen}", args, cwd=root, env=env) is None:
+            return None
+        runs[task] = run
+        return run
+
+    for task in mine["tasks"]:
+        run = tune_run(task.name)
+        if run is None:
+            continue
+        _zooft(report, f"task {task.name}: eval", ["eval", str(run), "--json"], cwd=root, env=env)
+        _zooft(report, f"task {task.name}: eval (text)", ["eval", str(run)], cwd=root, env=env)
+        sample = _one_input(run)
+        if sample is not None:
+            _zooft(report, f"task {task.name}: predict --json", ["predict", str(run), sample, "--json"], cwd=root, env=env)
+            _zooft(report, f"task {task.name}: predict", ["predict", str(run), sample], cwd=root, env=env)
+        for fmt in exporters:
+            if fmt not in host.items["exporters"]:
+                report.skipped.append(f"task {task.name}: exporter {fmt} not installed")
+                continue
+            result = _json(_zooft(report, f"task {task.name}: export {fmt}", ["export", str(run), "--format", fmt, "--json"],
+                                  cwd=root, env=env))
+            if result is not None:
+                _artifact_checks(report, run, result, sample, root, env)
+
+    for exporter in mine["exporters"]:
+        run = tune_run("classify") if "classify" in host.items["tasks"] else None
+        if run is None:
+            report.skipped.append(f"exporter {exporter.name}: no classify run to export")
+            continue
+        result = _json(_zooft(report, f"exporter {exporter.name}: export", ["export", str(run), "--format", exporter.name, "--json"],
+                              cwd=root, env=env))
+        if result is None:
+            continue
+        _artifact_checks(report, run, result, _one_input(run), root, env)
+        if bench:
+            started = time.perf_counter()
+            rows = _json(_zooft(report, f"exporter {exporter.name}: bench", ["bench", str(run), "--runs", "5", "--json"],
+                                cwd=root, env=env))
+            if rows is not None and result["name"] not in {r["name"] for r in rows["rows"]}:
+                reason = next((s["reason"] for s in rows.get("skipped", []) if s["name"] == result["name"]), "not benchmarked")
+                report.fail(f"exporter {exporter.name}: bench skipped its artifact ({reason})",
+                            "give ExporterInfo a load(path) that returns a zooft.Artifact implementing run_batch")
+            report.checked.append(f"bench took {time.perf_counter() - started:.1f} s")
+    report.raise_if_failed()
+    return report
+
+
+def _one_input(run: Path) -> str | None:
+    """One held-out input of ``run`` (a file path; None for text runs, whose inputs are texts)."""
+    index = json.loads((run / "data.json").read_text(encoding="utf-8"))
+    if index.get("modality", "image") != "image":
+        return None
+    for split in ("test", "val", "train"):
+        for example in index.get("splits", {}).get(split, []):
+            source = example["source"] if isinstance(example, dict) else example[0]
+            return str(source)
+    return None
