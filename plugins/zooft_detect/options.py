@@ -1,6 +1,6 @@
 """The detect task's options: ``task_options`` in the run config, checked, with defaults.
 
-Given as ``--set``-style text (``"score_threshold=0.3,box_loss=giou"``) or a mapping in a config
+Given as ``--option KEY=VALUE`` flags, ``--task-options`` text (``"score_threshold=0.3,box_loss=giou"``) or a mapping in a config
 file. No TensorFlow here: options are validated before anything heavy happens.
 """
 

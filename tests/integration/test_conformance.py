@@ -31,6 +31,7 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("conformance")
 
 
+@pytest.mark.slow
 def test_data_format_and_backbone_plugins_conform(shared: Path) -> None:
     with isolated_host(["images", "coco", "keras", "classify", "detect"]):
         assert check_plugin("images", workdir=shared).failures == []
@@ -78,6 +79,7 @@ def test_outside_plugin_conforms(regress_importable: Path, tmp_path: Path) -> No
     assert "exporter npz: bench" in report.checked and report.failures == []
 
 
+@pytest.mark.slow
 def test_example_plugin_backbone_conforms(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import importlib
 
@@ -104,6 +106,7 @@ class BadBackbonePlugin:
         return zooft.Backbone(model=model, spec=spec, input_size=(32, 32))  # type: ignore[arg-type]
 
 
+@pytest.mark.slow
 def test_a_nonconforming_plugin_is_told_what_to_change(tmp_path: Path) -> None:
     import zooft
 

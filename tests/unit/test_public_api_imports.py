@@ -172,3 +172,41 @@ def test_checker_accepts_public_use(source: str) -> None:
         source, own_package="zooft_mine", module_parts=["zooft_mine", "sub"], is_package=False,
         plugin_names={"zooft_mine", "zooft_onnx"},
     ) == []
+
+
+# -- docs/plugins.md uses only public names, and documents every one ---------------------------
+DOCS = ROOT / "docs" / "plugins.md"
+
+
+def doc_python_blocks() -> list[str]:
+    import re
+
+    text = DOCS.read_text(encoding="utf-8")
+    return [textwrap_dedent(block) for block in re.findall(r"```python\n(.*?)```", text, re.S)]
+
+
+def textwrap_dedent(block: str) -> str:
+    import textwrap
+
+    return textwrap.dedent(block)
+
+
+def test_docs_code_uses_only_public_names() -> None:
+    import zooft.testing
+
+    blocks = doc_python_blocks()
+    assert len(blocks) >= 8
+    for block in blocks:
+        violations = check_source(block, own_package="docs_example", module_parts=["docs_example", "doc"],
+                                  is_package=False, plugin_names={"docs_example"})
+        assert not violations, "docs/plugins.md code reaches past the public API:\n" + "\n".join(map(str, violations)) + "\n" + block
+        for node in ast.walk(ast.parse(block)):
+            if isinstance(node, ast.ImportFrom) and node.module == "zooft.testing":
+                for alias in node.names:
+                    assert alias.name in zooft.testing.__all__, f"docs import zooft.testing.{alias.name}, which is not public"
+
+
+def test_every_public_name_is_documented() -> None:
+    text = DOCS.read_text(encoding="utf-8")
+    missing = [name for name in zooft.__all__ if f"`{name}" not in text and f"zooft.{name}" not in text]
+    assert not missing, f"docs/plugins.md does not document these public names: {missing}"

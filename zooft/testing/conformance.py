@@ -251,7 +251,7 @@ def check_plugin(
     """
     from ..plugins import get_host
     from ..registry import load_registry
-    from .data import make_coco, make_image_folder, make_text_csv
+    from .data import make_coco, make_image_csv, make_image_folder, make_text_csv
 
     report = ConformanceReport(name)
     host = get_host()
@@ -289,9 +289,24 @@ def check_plugin(
             return make_text_csv(target, per_class=6)
         return None
 
+    def format_data(fmt: str) -> Path | None:
+        """Sample data in a built-in format's own shape (third-party formats: ``data=``)."""
+        if fmt in given:
+            return given[fmt]
+        target = root / "formats" / fmt
+        makers = {"image-folder": lambda: make_image_folder(target, per_class=6),
+                  "csv": lambda: make_image_csv(target, per_class=6),
+                  "coco": lambda: make_coco(target, images=24, size=64),
+                  "text-csv": lambda: make_text_csv(target, per_class=6)}
+        if fmt not in makers:
+            return None
+        if target.exists():
+            return next(iter(sorted(target.glob("*.csv"))), target)
+        return makers[fmt]()
+
     for fmt in mine["datasets"]:
         task = fmt.tasks[0] if fmt.tasks else "classify"
-        _check_format(report, fmt, given.get(fmt.name) or sample_data(task), task)
+        _check_format(report, fmt, format_data(fmt.name), task)
 
     own_backbone = next((s.name for s in sorted(registry.entries.values(), key=lambda s: (s.params or 0, s.name))
                          if s.source in {b.name for b in mine["backbones"]}), None)
