@@ -210,7 +210,7 @@ def _metrics_blocks(metrics: dict[str, Any]) -> list[Block]:
 
 
 def _data_blocks(summary: dict[str, Any]) -> list[Block]:
-    info = [(k, v) for k, v in summary.items() if k not in ("counts", "skipped", "classes")]
+    info = [(k, v) for k, v in summary.items() if k not in ("counts", "skipped", "classes", "examples")]
     blocks: list[Block] = [("kv", info)] if info else []
     counts: dict[str, dict[str, int]] = summary.get("counts") or {}
     if counts:
@@ -220,7 +220,11 @@ def _data_blocks(summary: dict[str, Any]) -> list[Block]:
         for name in [*classes, "total"]:
             per_split = [sum(counts[s].values()) if name == "total" else counts[s].get(name, 0) for s in splits]
             rows.append([name, *per_split, sum(per_split)])
-        blocks.append(("table", (["class", *splits, "all"], rows)))
+        if classes:
+            blocks.append(("table", (["class", *splits, "all"], rows)))
+        else:  # a task without classes (target_kind "value"): examples per split, no empty class table
+            sizes = [int((summary.get("examples") or {}).get(s, 0)) for s in splits]
+            blocks.append(("table", (["", *splits, "all"], [["examples", *sizes, sum(sizes)]])))
     skipped = summary.get("skipped") or []
     if skipped:
         shown = [list(item) if isinstance(item, (list, tuple)) else [item, ""] for item in skipped[:50]]
