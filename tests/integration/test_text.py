@@ -61,7 +61,8 @@ def test_tiny_bert_fine_tunes_clearly_better_than_chance(run_dir: Path) -> None:
     assert metrics["accuracy"] >= 0.75, metrics["accuracy"]  # 4 balanced classes: chance is 0.25
     assert metrics["macro_f1"] >= 0.7 and set(metrics["per_class"]) == {"food", "music", "sports", "weather"}
     config = json.loads((run_dir / "config.json").read_text())
-    assert config["values"]["sequence_length"] == 24 and config["sources"]["sequence_length"] == "command line"
+    # --sequence-length is a shorthand for the text-classify task option
+    assert config["values"]["task_options"]["sequence_length"] == 24 and config["sources"]["task_options"] == "command line"
     assert config["backbone_spec"]["name"] == "bert:tiny_bert" and config["backbone_spec"]["modality"] == "text"
     history = json.loads((run_dir / "history.json").read_text())
     assert [p["name"] for p in history["phases"]] == ["fine-tune"]
