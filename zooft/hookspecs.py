@@ -72,7 +72,10 @@ def zooft_register_tasks(register: Callable[[TaskInfo], None]) -> None:
     ``TaskInfo.factory()`` returns an object following :class:`zooft.Task`: it builds the head
     on the backbone output named by ``TaskInfo.requires``, chooses loss and metrics, turns
     dataset records into model targets, evaluates (e.g. accuracy and a confusion matrix, or
-    COCO mAP) and post-processes raw outputs for ``zooft predict``.
+    COCO mAP) and post-processes raw outputs for ``zooft predict``. ``TaskInfo`` also declares
+    the backbone modalities and outputs the task needs (any backbone providing them can be
+    used), its options (``--option KEY=VALUE``), its ``target_kind`` and whether geometric
+    augmentation is safe for its targets.
 
     Returns nothing; the return value is ignored.
     """
@@ -89,6 +92,9 @@ def zooft_register_exporters(register: Callable[[ExporterInfo], None]) -> None:
     the artifact into a directory it is given (the host makes the write atomic), reloads it in
     the format's own runtime, and returns a parity report against the trained Keras model.
     The host turns a failed parity check into an error; exporters never only warn.
+    ``ExporterInfo.options`` declares the format's options (``--option KEY=VALUE``) and
+    ``ExporterInfo.load`` (optional) opens the format's artifacts as a :class:`zooft.Artifact`
+    for ``zooft predict`` and ``zooft bench``.
 
     Returns nothing; the return value is ignored.
     """
@@ -104,9 +110,9 @@ def zooft_register_datasets(register: Callable[[DatasetFormat], None]) -> None:
     ``sniff(path) -> bool`` must be fast and must not import TensorFlow: the host calls every
     format's sniff to pick the one that fits ``--data PATH`` (unless ``--data-format`` names
     one). ``load(path, **options)`` returns a :class:`zooft.LabeledData` index of the
-    examples (file paths or texts with labels), never the decoded data. ``options`` carry run
-    settings (``skip_bad_files``; for text ``text_column``, ``label_column``, ``multi_label``);
-    a format ignores the ones it does not use.
+    examples (file paths or texts with labels or targets), never the decoded data. ``options``
+    carry ``skip_bad_files`` and the task's options (for ``text-classify``: ``text_column``,
+    ``label_column``, ``multi_label`` …); a format ignores the ones it does not use.
 
     Returns nothing; the return value is ignored.
     """
