@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from .backbone import FEATURE_LEVELS, Backbone
+from .data.files import DataFileError, check_data_file, read_data_file
 from .data.records import Example, LabeledData
 from .errors import (
     ConfigError,
@@ -36,6 +37,7 @@ __all__ = [
     "BackboneSource",
     "ConfigError",
     "DataError",
+    "DataFileError",
     "DatasetFormat",
     "Example",
     "ExportContext",
@@ -57,11 +59,13 @@ __all__ = [
     "WeightsSpec",
     "ZooftError",
     "__version__",
+    "check_data_file",
     "export",
     "hookimpl",
     "list_models",
     "load_artifact",
     "load_run",
+    "read_data_file",
     "tune",
 ]
 

@@ -80,7 +80,7 @@ def eval_cmd(
 
 def predict(
     target: Annotated[Path, Arg(help="A run directory, or an exported artifact (.tflite, .onnx, SavedModel dir).", metavar="RUN|ARTIFACT")],
-    files: Annotated[list[str] | None, Arg(help="Image files, or texts for a text model.", metavar="FILE|TEXT...")] = None,
+    files: Annotated[list[str] | None, Arg(help="Image files or folders of images, or texts for a text model.", metavar="FILE|DIR|TEXT...")] = None,
     text_file: Annotated[Path | None, Opt("--file", help="Text models: a UTF-8 file with one text per line.")] = None,
     top_k: Annotated[int, Opt(min=1, help="How many classes to show per input.")] = 1,
     draw: Annotated[Path | None, Opt(help="Detection: write the images with their boxes drawn into this folder.")] = None,
@@ -108,9 +108,12 @@ def predict(
     else:
         if text_file is not None or not files:
             raise DataError("pass image files as arguments" if not files else "--file is for text models", hint="zooft predict RUN a.jpg b.png")
-        missing = [f for f in files if not Path(f).is_file()]
-        if missing:
-            raise DataError(f"no such file: {', '.join(missing[:3])}", hint="pass paths of image files")
+        from ..data.files import check_data_file
+        from ..data.images import expand_image_paths
+
+        files = expand_image_paths(files)  # a folder stands for the images in it
+        for file in files:
+            check_data_file(file)  # regular files only: a FIFO or device is refused unread
         if run is not None:
             task, classes, size, settings = run.load_task(), run.classes, run.input_size, run.config
             model = run.load_model()
