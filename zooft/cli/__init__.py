@@ -33,9 +33,21 @@ def run(argv: Sequence[str] | None = None) -> int:
             raise
         print_error(str(exc), exc.hint)
         return exc.exit_code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        if type(exc).__name__ == "DownloadInterrupted":  # SIGTERM during a download
+            print_error(str(exc), "nothing was kept of the partial download; run the command again")
+            return 143
         print_error("interrupted", "a run can be continued with 'zooft tune --resume RUN'")
         return 130
+    except OSError as exc:
+        # disk full, read-only, permission denied, a file where a folder should be: one line
+        # naming the path and the fix (zooft.errors.describe_os_error)
+        if debug:
+            raise
+        from ..errors import describe_os_error
+
+        print_error(*describe_os_error(exc))
+        return 1
     except Exception as exc:
         # Usage errors of the (vendored) click layer carry format_message/exit_code; keep to
         # duck typing so zooft never depends on click's classes.
