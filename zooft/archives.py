@@ -249,15 +249,17 @@ def safe_extract(archive: str | os.PathLike[str], dest: str | os.PathLike[str]) 
     try:
         tar = tarfile.open(archive)
     except (tarfile.TarError, OSError) as exc:
+        detail = str(exc).splitlines()[0].rstrip(":") if str(exc) else type(exc).__name__
         raise WeightsError(
-            f"{archive} is not a readable tar archive: {exc}",
+            f"{archive} is not a readable tar archive ({detail})",
             hint="zooft unpacks .tar, .tar.gz, .tar.bz2 and .tar.xz files; fetch the archive again",
         ) from None
     with tar:
         try:
             members = tar.getmembers()
         except (tarfile.TarError, EOFError, OSError) as exc:
-            raise WeightsError(f"{archive} is a damaged tar archive: {exc}", hint="fetch the archive again") from None
+            raise WeightsError(f"{archive} is a damaged tar archive ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})",
+                               hint="fetch the archive again") from None
         check_members(archive, members)
         with staging_dir(dest, "unpack") as tmp:
             checked = [_sanitize(m) for m in members]
