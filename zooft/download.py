@@ -40,18 +40,14 @@ from pathlib import Path
 from typing import Any
 
 from .archives import clean_stale
-from .errors import OfflineError, WeightsError
+from .errors import OfflineError, Terminated, WeightsError
 
-__all__ = ["STALL_BYTES", "DownloadInterrupted", "download_file"]
+__all__ = ["STALL_BYTES", "download_file"]
 
 #: Bytes that must arrive within each stall window.
 STALL_BYTES = 1024
 _DEFAULT_STALL = 60.0
 _DEFAULT_DEADLINE = 6 * 3600.0
-
-
-class DownloadInterrupted(KeyboardInterrupt):
-    """SIGTERM arrived during a download (turned into an interruption so cleanup runs)."""
 
 
 def _seconds(name: str, default: float) -> float:
@@ -76,6 +72,7 @@ class _Watchdog:
         self.stall, self.deadline = stall, deadline
         self.started = self.mark = time.monotonic()
         self.since_mark = 0
+        self.received = 0
         self.reason: str | None = None
         self.sockets: list[socket.socket] = []
         self._lock = threading.Lock()
@@ -97,6 +94,7 @@ class _Watchdog:
                 self._shutdown()
 
     def progress(self, n: int) -> None:
+        self.received += n
         self.since_mark += n
         if self.since_mark >= STALL_BYTES:
             self.mark, self.since_mark = time.monotonic(), 0
@@ -158,14 +156,14 @@ def _opener(watch: _Watchdog, timeout: float) -> urllib.request.OpenerDirector:
 
 @contextmanager
 def _sigterm_interrupts() -> Iterator[None]:
-    """While downloading in the main thread, SIGTERM raises :class:`DownloadInterrupted` so the
+    """While downloading in the main thread, SIGTERM raises :class:`zooft.errors.Terminated` so the
     ``.part`` file is removed (the default action would kill the process on the spot)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def handler(signum: int, frame: Any) -> None:
-        raise DownloadInterrupted("terminated (SIGTERM) during a download")
+        raise Terminated("terminated (SIGTERM) during a download; the partial file was removed")
 
     try:
         previous = signal.signal(signal.SIGTERM, handler)
@@ -248,6 +246,7 @@ def download_file(
                 try:
                     done = _read_body(response, out, watch, digest, progress, total)
                 except (http.client.HTTPException, OSError) as exc:
+                    done = watch.received
                     watch.check()
                     why = watch.reason or (f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
                     raise OfflineError(

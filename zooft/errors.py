@@ -62,6 +62,13 @@ class ParityError(ExportError):
     """An exported artifact whose outputs drift from the trained model beyond tolerance."""
 
 
+class Terminated(BaseException):
+    """SIGTERM arrived while zooft was writing something it must clean up (a download).
+
+    A ``BaseException`` like ``KeyboardInterrupt``, so that no ``except Exception`` swallows
+    it and every ``finally``/cleanup runs; the CLI exits with status 143 (128 + SIGTERM)."""
+
+
 def describe_os_error(exc: OSError) -> tuple[str, str]:
     """``(message, hint)`` for an operating-system error that reached the user: what failed, on
     which path, and what to do. Used by the CLI for every ``OSError`` that is not a ZooftError."""

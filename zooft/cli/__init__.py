@@ -15,7 +15,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def run(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return the exit status instead of exiting (for tests and embedding)."""
-    from ..errors import ZooftError
+    from ..errors import Terminated, ZooftError
     from .app import build_app
     from .console import print_error
 
@@ -33,10 +33,10 @@ def run(argv: Sequence[str] | None = None) -> int:
             raise
         print_error(str(exc), exc.hint)
         return exc.exit_code
-    except KeyboardInterrupt as exc:
-        if type(exc).__name__ == "DownloadInterrupted":  # SIGTERM during a download
-            print_error(str(exc), "nothing was kept of the partial download; run the command again")
-            return 143
+    except Terminated as exc:  # SIGTERM while a download was running: cleaned up, say so
+        print_error(str(exc), "run the command again to download it")
+        return 143
+    except KeyboardInterrupt:
         print_error("interrupted", "a run can be continued with 'zooft tune --resume RUN'")
         return 130
     except OSError as exc:
