@@ -93,13 +93,19 @@ def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:
 
 def read_json(path: str | os.PathLike[str]) -> Any:
     """Read a JSON file, turning a missing or corrupt file into a RunError."""
+    from .data.files import DataFileError, read_data_file
+
     try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
-    except FileNotFoundError:
-        raise RunError(f"missing file {path}", hint="is this a zooft run directory? ('zooft tune' writes one)") from None
-    except json.JSONDecodeError as exc:
+        text = read_data_file(path).decode("utf-8")  # regular files only, size-capped
+        return json.loads(text)
+    except DataFileError as exc:
+        if exc.reason == "no such file":
+            raise RunError(f"missing file {path}", hint="is this a zooft run directory? ('zooft tune' writes one)") from None
+        raise RunError(f"cannot read {path}: {exc.reason}", hint="is this a zooft run directory?") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise RunError(f"corrupt JSON in {path}: {exc}", hint="the run was interrupted while writing; re-run it") from None
+    except RecursionError:
+        raise RunError(f"corrupt JSON in {path}: nested too deeply", hint="re-run the training") from None
 
 
 def data_to_json(data: LabeledData) -> dict[str, Any]:

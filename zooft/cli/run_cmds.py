@@ -153,9 +153,12 @@ def _predict_texts(run: Any, artifact: Any, texts: list[str], text_file: Path | 
     import numpy as np
 
     if text_file is not None:
+        from ..data.files import read_data_file
+
+        data = read_data_file(text_file)  # regular files only, size-capped (zooft/data/files.py)
         try:
-            texts += [line.strip() for line in text_file.read_text(encoding="utf-8").splitlines() if line.strip()]
-        except (OSError, UnicodeDecodeError) as exc:
+            texts += [line.strip() for line in data.decode("utf-8").splitlines() if line.strip()]
+        except UnicodeDecodeError as exc:
             raise DataError(f"cannot read texts from {text_file}: {exc}", hint="pass a UTF-8 text file, one text per line") from None
     if not texts:
         raise DataError("no texts to predict", hint='pass texts as arguments (zooft predict RUN "some text") or --file FILE')
