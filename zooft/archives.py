@@ -297,12 +297,17 @@ def import_tree(src: str | os.PathLike[str], dest: str | os.PathLike[str], *, wh
     with staging_dir(dest, "import") as tmp:
         # (source path as the user sees it, real path, target folder, real folders above it)
         stack: list[tuple[str, str, Path, frozenset[str]]] = [(str(src), root, tmp, frozenset([root]))]
+        copied = 0
         while stack:
             shown, real_dir, target, ancestors = stack.pop()
             with os.scandir(real_dir) as entries:
                 listing = sorted(entries, key=lambda e: e.name)
             for entry in listing:
                 path = posixpath.join(shown, entry.name)
+                copied += 1
+                if copied > MAX_MEMBERS:  # links to inner folders can multiply a small tree
+                    raise WeightsError(f"cannot import {what}: {src} holds more than {MAX_MEMBERS:,} entries"
+                                       " (counting what its symlinks name)", hint="import the real files only")
                 real = os.path.realpath(entry.path)
                 if entry.is_symlink():
                     if not _inside(real, root):

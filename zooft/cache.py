@@ -14,7 +14,6 @@ from .archives import clean_stale
 from .archives import import_tree as _import_tree
 from .archives import safe_extract as _safe_extract
 from .data.files import DataFileError, check_data_file
-from .download import download_file
 from .errors import ConfigError, OfflineError, WeightsError
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -89,6 +88,8 @@ def download(
             f"{what} is not in the cache ({dest}) and ZOOFT_OFFLINE=1 forbids downloading it",
             hint=fetch_hint or f"unset ZOOFT_OFFLINE and run again, or place the file at {dest}",
         )
+    from .download import download_file  # urllib/ssl only when something is downloaded
+
     return download_file(url, dest, sha256=sha256, what=what, fetch_hint=fetch_hint, progress=progress)
 
 
