@@ -6,7 +6,10 @@ from __future__ import annotations
 import os
 import socket
 import struct
+import subprocess
+import sys
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,7 +32,7 @@ def image_folder(root: Path) -> Path:
 
 
 @pytest.fixture
-def hostile_folder(tmp_path: Path) -> Path:
+def hostile_folder(tmp_path: Path) -> Iterator[Path]:
     """Two good classes, plus a FIFO, a link to /dev/zero and a socket, all named *.png."""
     data = image_folder(tmp_path / "data")
     os.mkfifo(data / "a" / "fifo.png")
@@ -135,9 +138,6 @@ def test_text_folder_with_a_fifo_reports_it(tmp_path: Path) -> None:
     os.mkfifo(data / "pos" / "2.txt")
     code = ("import zooft, zooft_text.folders as f\n"
             "try:\n    f.load(%r)\nexcept zooft.DataError as e:\n    print(e)\n" % str(data))
-    import subprocess
-    import sys
-
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert "pos/2.txt: a named pipe (FIFO), not a regular file" in proc.stdout, proc.stdout + proc.stderr
 

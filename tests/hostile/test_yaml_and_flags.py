@@ -45,10 +45,13 @@ def registry_cases(tmp_path: Path) -> dict[str, tuple[Path, str]]:
     folder = tmp_path / "folder.yaml"
     folder.mkdir()
     cases["folder.yaml"] = (folder, "a directory, not a regular file")
+    (tmp_path / "zero.yaml").symlink_to("/dev/zero")  # would be read until memory runs out
+    cases["zero.yaml"] = (tmp_path / "zero.yaml", "a character device")
     return cases
 
 
-CASES = ["bomb.yaml", "merge.yaml", "latin1.yaml", "deep.yaml", "dup.yaml", "nul.yaml", "python.yaml", "big.yaml", "folder.yaml"]
+CASES = ["bomb.yaml", "merge.yaml", "latin1.yaml", "deep.yaml", "dup.yaml", "nul.yaml", "python.yaml", "big.yaml", "folder.yaml",
+         "zero.yaml"]
 
 
 @pytest.mark.parametrize("name", CASES)
