@@ -183,3 +183,18 @@ def test_deep_folder_imports_without_recursion(tmp_path: Path) -> None:
     (path / "f").write_bytes(b"x")
     dest = import_tree(src, tmp_path / "cache" / "deep")
     assert (dest / Path(*["d"] * 60) / "f").read_bytes() == b"x"
+
+
+def test_weights_import_from_a_fifo_or_folder_is_refused_unread(tmp_path: Path, cli: Cli) -> None:
+    from .conftest import zooft_subprocess
+
+    fifo = tmp_path / "weights.h5"
+    os.mkfifo(fifo)  # hashing it before the check would block forever: a subprocess with a timeout
+    proc = zooft_subprocess("pull", "keras:mobilenet_v2", "--from", str(fifo),
+                            env={"ZOOFT_HOME": str(tmp_path / "home")}, timeout=60)
+    assert proc.returncode == 1
+    one_line_error(proc.stderr, "weights.h5", "named pipe")
+    status, _, err = cli("pull", "keras:mobilenet_v2", "--from", str(tmp_path))
+    assert status == 1
+    one_line_error(err, "a directory, not a regular file")
+    assert not [p for p in tree(tmp_path / "home") if p.endswith(".part")]
