@@ -12,6 +12,7 @@ import importlib
 from typing import Any
 
 from .backbone import FEATURE_LEVELS, Backbone
+from .data.files import DataFileError, check_data_file, read_data_file
 from .data.records import Example, LabeledData
 from .options import Option
 from .errors import (
@@ -106,6 +107,7 @@ __all__ = [
     "BackboneSource",
     "ConfigError",
     "DataError",
+    "DataFileError",
     "DatasetFormat",
     "Example",
     "ExportContext",
@@ -128,10 +130,12 @@ __all__ = [
     "WeightsSpec",
     "ZooftError",
     "__version__",
+    "check_data_file",
     "export",
     "hookimpl",
     "list_models",
     "load_run",
+    "read_data_file",
     "tune",
 ]
 

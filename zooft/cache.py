@@ -3,28 +3,36 @@
 from __future__ import annotations
 
 import hashlib
-import http.client
 import os
 import shutil
-import tarfile
 import tempfile
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterable
-from typing import Any
 from pathlib import Path
+from typing import Any
 
-from .errors import OfflineError, WeightsError
+from .archives import clean_stale
+from .archives import import_tree as _import_tree
+from .archives import safe_extract as _safe_extract
+from .data.files import DataFileError, check_data_file
+from .errors import ConfigError, OfflineError, WeightsError
 
 _TRUE = {"1", "true", "yes", "on"}
 
 
 def cache_root() -> Path:
-    """``ZOOFT_HOME``, else ``$XDG_CACHE_HOME/zooft``, else ``~/.cache/zooft``."""
+    """``ZOOFT_HOME``, else ``$XDG_CACHE_HOME/zooft``, else ``~/.cache/zooft``.
+
+    Raises :class:`ConfigError` when that path exists and is not a folder (a file in the way
+    would otherwise surface as a bare ``NotADirectoryError`` deep inside a download)."""
     if os.environ.get("ZOOFT_HOME"):
-        return Path(os.environ["ZOOFT_HOME"]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "zooft"
+        root, name = Path(os.environ["ZOOFT_HOME"]).expanduser(), "ZOOFT_HOME"
+    else:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        root, name = Path(base) / "zooft", "the cache folder"
+    if root.exists() and not root.is_dir():
+        raise ConfigError(f"{name} {root} is not a folder (a file is in the way)",
+                          hint="point ZOOFT_HOME at a folder, or move the file away")
+    return root
 
 
 def is_offline() -> bool:
@@ -66,7 +74,9 @@ def download(
 
     An existing ``dest`` that passes the sha256 check is reused without any network access.
     Offline (``ZOOFT_OFFLINE=1``) with no cached file raises :class:`OfflineError`; so does an
-    unreachable network, with ``fetch_hint`` telling the user how to get the file another way.
+    unreachable, stalled or cut-off download, with ``fetch_hint`` telling the user how to get
+    the file another way. The transfer itself is :func:`zooft.download.download_file` (stall
+    rule, deadline, ``.part`` cleanup, sha256 check, atomic rename).
     """
     dest = Path(dest)
     what = what or url
@@ -78,64 +88,25 @@ def download(
             f"{what} is not in the cache ({dest}) and ZOOFT_OFFLINE=1 forbids downloading it",
             hint=fetch_hint or f"unset ZOOFT_OFFLINE and run again, or place the file at {dest}",
         )
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            try:
-                response = urllib.request.urlopen(url, timeout=30)  # noqa: S310 - http(s)/file by design
-            except urllib.error.HTTPError as exc:
-                raise WeightsError(
-                    f"cannot download {what} from {url}: HTTP {exc.code} {exc.reason}",
-                    hint="the URL is wrong or the file moved; fix the registry entry or import the file by hand",
-                ) from None
-            except (urllib.error.URLError, OSError) as exc:
-                if url.startswith("file://"):
-                    raise WeightsError(
-                        f"cannot read {what} from {url}: {getattr(exc, 'reason', exc)}",
-                        hint="check that the file exists",
-                    ) from None
-                reason = getattr(exc, "reason", exc)
-                raise OfflineError(
-                    f"cannot download {what} from {url}: {reason}",
-                    hint=fetch_hint or "check the network, or download the file by hand and import it",
-                ) from None
-            with response:
-                total = response.headers.get("Content-Length")
-                total_bytes = int(total) if total and total.isdigit() else None
-                done = 0
-                try:
-                    for chunk in iter(lambda: response.read(1 << 20), b""):
-                        out.write(chunk)
-                        done += len(chunk)
-                        if progress:
-                            progress(done, total_bytes)
-                except (http.client.HTTPException, OSError) as exc:
-                    raise OfflineError(
-                        f"download of {what} from {url} broke off after {done} bytes: {exc}",
-                        hint=fetch_hint or "run the command again; the partial file was discarded",
-                    ) from None
-                if total_bytes is not None and done != total_bytes:
-                    raise OfflineError(
-                        f"download of {what} from {url} is incomplete: {done} of {total_bytes} bytes",
-                        hint="run the command again; the partial file was discarded",
-                    )
-        verify_sha256(tmp_name, sha256, what=what)
-        os.replace(tmp_name, dest)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    return dest
+    from .download import download_file  # urllib/ssl only when something is downloaded
+
+    return download_file(url, dest, sha256=sha256, what=what, fetch_hint=fetch_hint, progress=progress)
 
 
 def import_file(src: str | os.PathLike[str], dest: str | os.PathLike[str], *, sha256: str | None, what: str) -> Path:
-    """Copy a file the user fetched by hand into the cache, verified, atomically."""
+    """Copy a file the user fetched by hand into the cache, verified, atomically.
+
+    Only a regular file is imported (a FIFO or device given to ``--from`` is refused unread)."""
     src, dest = Path(src), Path(dest)
-    if not src.is_file():
-        raise WeightsError(f"cannot import {what}: no file at {src}", hint="check the path given to --from")
+    try:
+        check_data_file(src, max_bytes=1 << 62)  # weights may be large: no size cap here
+    except DataFileError as exc:
+        raise WeightsError(f"cannot import {what}: {src} is {exc.reason}", hint="check the path given to --from") from None
     verify_sha256(src, sha256, what=what)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    prefix = f".{dest.name}."
+    clean_stale(dest.parent, prefix)
+    fd, tmp_name = tempfile.mkstemp(prefix=f"{prefix}{os.getpid()}-", suffix=".part", dir=dest.parent)
     os.close(fd)
     try:
         shutil.copyfile(src, tmp_name)
@@ -147,42 +118,16 @@ def import_file(src: str | os.PathLike[str], dest: str | os.PathLike[str], *, sh
 
 
 def safe_extract(archive: str | os.PathLike[str], dest: str | os.PathLike[str]) -> Path:
-    """Extract a tar archive into ``dest`` atomically, refusing members that could escape it.
+    """Extract a tar archive into ``dest`` atomically, refusing the whole archive when one member
+    could escape it (absolute paths, ``..``, devices, links out, paths through links):
+    :func:`zooft.archives.safe_extract`."""
+    return _safe_extract(archive, dest)
 
-    Absolute paths, ``..`` components, device files and links that point outside are
-    rejected with :class:`WeightsError` before anything is written.
-    """
-    archive, dest = Path(archive), Path(dest)
-    try:
-        tar = tarfile.open(archive)
-    except (tarfile.TarError, OSError) as exc:
-        raise WeightsError(f"{archive} is not a readable tar archive: {exc}", hint="fetch the archive again") from None
-    with tar:
-        for member in tar.getmembers():
-            name = member.name
-            parts = Path(name).parts
-            if name.startswith(("/", "\\")) or ".." in parts:
-                raise WeightsError(f"{archive}: unsafe member path {name!r}", hint="this archive is not to be trusted")
-            if member.isdev():
-                raise WeightsError(f"{archive}: device file {name!r} in archive", hint="this archive is not to be trusted")
-            if member.issym() or member.islnk():
-                target = Path(name).parent / member.linkname if member.issym() else Path(member.linkname)
-                if member.linkname.startswith("/") or ".." in Path(os.path.normpath(target)).parts:
-                    raise WeightsError(
-                        f"{archive}: link {name!r} points outside the archive ({member.linkname!r})",
-                        hint="this archive is not to be trusted",
-                    )
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
-        try:
-            tar.extractall(tmp, filter="data") if hasattr(tarfile, "data_filter") else tar.extractall(tmp)
-            if dest.exists():
-                shutil.rmtree(dest)
-            os.replace(tmp, dest)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-    return dest
+
+def import_tree(src: str | os.PathLike[str], dest: str | os.PathLike[str], *, what: str = "folder") -> Path:
+    """Copy a folder into the cache atomically without following any symlink out of it:
+    :func:`zooft.archives.import_tree`."""
+    return _import_tree(src, dest, what=what)
 
 
 def fingerprint_files(paths: Iterable[str], digest: Any = None) -> Any:

@@ -9,7 +9,6 @@ Unknown keys fail with the closest known key.
 from __future__ import annotations
 
 import difflib
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,19 +69,42 @@ def _optional(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return wrapped
 
 
+#: The smallest and largest image side ``--image-size`` accepts: below 16 pixels no backbone
+#: has a spatial feature map left (and 1x1 images train without a word); above 8192 one image
+#: alone takes 800 MB as float32.
+MIN_IMAGE_SIDE, MAX_IMAGE_SIDE = 16, 8192
+
+#: Seeds go to NumPy, Python and TensorFlow; NumPy takes 0 <= seed < 2**32.
+MAX_SEED = 2**32 - 1
+
+
+def _side(value: Any) -> int:
+    side = _positive_int(value)
+    if not MIN_IMAGE_SIDE <= side <= MAX_IMAGE_SIDE:
+        raise ValueError(f"each side must be between {MIN_IMAGE_SIDE} and {MAX_IMAGE_SIDE} pixels")
+    return side
+
+
 def _image_size(value: Any) -> list[int] | None:
     if value is None:
         return None
     if isinstance(value, (list, tuple)) and len(value) == 2:
-        return [_positive_int(value[0]), _positive_int(value[1])]
+        return [_side(value[0]), _side(value[1])]
     text = str(value).lower().replace("x", ",")
     parts = [p for p in text.split(",") if p.strip()]
     if len(parts) == 1:
-        size = _positive_int(parts[0])
+        size = _side(parts[0])
         return [size, size]
     if len(parts) == 2:
-        return [_positive_int(parts[0]), _positive_int(parts[1])]
+        return [_side(parts[0]), _side(parts[1])]
     raise ValueError("expected N or HxW, e.g. 96 or 128x160")
+
+
+def _seed(value: Any) -> int:
+    number = _as_int(value)
+    if isinstance(value, bool) or float(value) != number or not 0 <= number <= MAX_SEED:
+        raise ValueError(f"expected a whole number from 0 to {MAX_SEED}")
+    return number
 
 
 def _unfreeze(value: Any) -> int | str:
@@ -225,7 +247,7 @@ TUNE_KEYS: dict[str, Key] = {
     "precision": Key(_choice("auto", "float32", "mixed_float16", "mixed_bfloat16"), "auto", "precision policy"),
     "strategy": Key(_choice("auto", "default", "mirrored", "multiworker", "tpu"), "auto", "distribution strategy"),
     "early_stopping": Key(_non_negative_int, 0, "patience in epochs on val_loss (0: off); best weights restored"),
-    "seed": Key(int, 0, "random seed"),
+    "seed": Key(_seed, 0, "random seed, 0 to 2**32-1"),
     "top_k": Key(_positive_int, 5, "k of the top-k accuracy metric"),
     "cache": Key(_image_cache, None, "cache decoded images: memory, or a file path prefix (off: none)"),
     "feature_cache": Key(parse_feature_cache, "auto", "train the head on backbone features computed once: auto, memory, disk, off"),
@@ -274,23 +296,25 @@ def parse_value(key: str, value: Any, where: str) -> Any:
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
-    """Read a YAML or JSON config file of tune keys (dashes or underscores)."""
-    import yaml
+    """Read a YAML or JSON config file of tune keys (dashes or underscores); a key given
+    twice (also as ``fine-tune-epochs`` and ``fine_tune_epochs``) is refused."""
+    from .safe_yaml import load_yaml_file
 
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {str(path)!r}: {exc.strerror or exc}", hint="check the --config path") from None
-    try:
-        doc = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as exc:
-        raise ConfigError(f"malformed config file {path}: {str(exc).splitlines()[0]}", hint="fix its syntax") from None
+    # bounded and strict like registry files (zooft/safe_yaml.py): regular file, size cap,
+    # UTF-8, no aliases, no duplicate keys (YAML and JSON); every error names the file
+    doc = load_yaml_file(path, ConfigError, what="config file", hint="check the --config path")
     if doc is None:
         return {}
     if not isinstance(doc, Mapping):
         raise ConfigError(f"config file {path} must hold a mapping of keys, got {type(doc).__name__}", hint="e.g. 'epochs: 5'")
-    return {str(k).replace("-", "_"): v for k, v in doc.items()}
+    values: dict[str, Any] = {}
+    for key, value in doc.items():
+        name = str(key).replace("-", "_")
+        if name in values:
+            raise ConfigError(f"config file {path}: key {name!r} is given twice (as dashes and underscores)",
+                              hint="keep one of them")
+        values[name] = value
+    return values
 
 
 @dataclass

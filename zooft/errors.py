@@ -60,3 +60,48 @@ class ExportError(ZooftError, RuntimeError):
 
 class ParityError(ExportError):
     """An exported artifact whose outputs drift from the trained model beyond tolerance."""
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived while zooft was writing something it must clean up (a download).
+
+    A ``BaseException`` like ``KeyboardInterrupt``, so that no ``except Exception`` swallows
+    it and every ``finally``/cleanup runs; the CLI exits with status 143 (128 + SIGTERM)."""
+
+
+def describe_os_error(exc: OSError) -> tuple[str, str]:
+    """``(message, hint)`` for an operating-system error that reached the user: what failed, on
+    which path, and what to do. Used by the CLI for every ``OSError`` that is not a ZooftError."""
+    import errno
+
+    path = exc.filename if exc.filename is not None else None
+    where = f" {path}" if path else ""
+    other = f" -> {exc.filename2}" if getattr(exc, "filename2", None) else ""
+    code = exc.errno
+    resume = "a tune run continues with 'zooft tune --resume RUN'"
+    if code == errno.ENOSPC:
+        return (f"no space left on the device writing{where}{other}",
+                f"free disk space or write elsewhere (--output, ZOOFT_HOME), then run the command again; {resume}")
+    if code == errno.EDQUOT:
+        return (f"disk quota exceeded writing{where}{other}", f"free space within your quota, then run again; {resume}")
+    if code == errno.EROFS:
+        return (f"read-only file system:{where}{other}", "write to another folder (--output, ZOOFT_HOME)")
+    if code in (errno.EACCES, errno.EPERM):
+        return (f"permission denied:{where}{other}",
+                "check the permissions of that path, or write to another folder (--output, ZOOFT_HOME)")
+    if code == errno.ENOTDIR:
+        return (f"not a folder:{where}{other} (a file is in the way of a folder on that path)",
+                "move the file away, or choose another path (--output, ZOOFT_HOME)")
+    if code == errno.EISDIR:
+        return (f"is a folder, a file was expected:{where}{other}", "pass a file path")
+    if code == errno.EEXIST:
+        return (f"already exists:{where}{other}", "choose another path or remove the old one")
+    if code == errno.ENOENT:
+        return (f"no such file or folder:{where}{other}", "check the path")
+    if code == errno.EMFILE or code == errno.ENFILE:
+        return ("too many open files", "raise the limit (ulimit -n) or use fewer data loader threads")
+    if code == errno.ENAMETOOLONG:
+        return (f"file name too long:{where}", "choose a shorter path")
+    text = exc.strerror or str(exc) or type(exc).__name__
+    return (f"{text}:{where}{other}" if path else f"{type(exc).__name__}: {text}",
+            "check the path and the disk, then run the command again")

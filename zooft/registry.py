@@ -31,9 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .errors import RegistryError, UnknownModelError
+from .safe_yaml import load_yaml_file
 from .specs import ModelSpec, WeightsSpec
 
 PACKAGED_REGISTRY = Path(__file__).with_name("registry.yaml")
@@ -44,31 +43,6 @@ _FIELDS = {
     "locator", "weights", "modality", "input_size", "preprocessing", "options", "feature_layers",
     "tasks", "license", "params", "tags", "description", "aliases", "defaults", "override",
 }
-
-try:  # the C loader is ~10x faster; list-models must answer instantly
-    _BaseLoader: Any = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - PyYAML built without libyaml
-    _BaseLoader = yaml.SafeLoader
-
-
-class _DuplicateKey(yaml.YAMLError):
-    def __init__(self, key: Any, line: int) -> None:
-        super().__init__(f"key {key!r} appears twice (second time at line {line})")
-        self.key, self.line = key, line
-
-
-class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
-    """Safe loader that refuses a key repeated in one mapping (YAML would keep the last silently)."""
-
-    def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _value in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise _DuplicateKey(key, key_node.start_mark.line + 1)
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
 
 class _EntryError(Exception):
     """Raised inside the validators; turned into a RegistryError naming file and entry."""
@@ -199,27 +173,9 @@ def parse_entry(name: str, raw: Any, path: Path) -> ModelSpec:
 def read_registry_file(path: str | os.PathLike[str]) -> list[tuple[ModelSpec, bool]]:
     """Read and validate one registry file: a list of ``(spec, override)`` pairs."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise RegistryError(
-            f"cannot read registry file {str(path)!r}: {exc.strerror or exc}",
-            hint="check the path given to --registry or ZOOFT_REGISTRY",
-        ) from None
-    try:
-        doc = yaml.load(text, Loader=_Loader)
-    except _DuplicateKey as exc:
-        raise RegistryError(
-            f"{path}: line {exc.line}: {exc}", hint="each model may be defined once per file; remove or rename one"
-        ) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise RegistryError(
-            f"{path}:{where}: malformed YAML: {problem}",
-            hint="fix the YAML syntax (indentation, colons, quotes) at that place",
-        ) from None
+    # bounded and strict (zooft/safe_yaml.py): regular file, size cap, UTF-8, no aliases, no
+    # duplicate keys; every error names the file
+    doc = load_yaml_file(path, RegistryError, what="registry file", hint="check the path given to --registry or ZOOFT_REGISTRY")
     if doc is None:
         return []
     models = doc.get("models") if isinstance(doc, Mapping) else None

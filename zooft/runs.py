@@ -20,12 +20,32 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from .data.records import Example, LabeledData
-from .errors import RunError
+from .errors import RunError, ZooftError
+
+
+def check_model_file(path: str | os.PathLike[str]) -> None:
+    """Raise :class:`RunError` when the ``.keras`` file at ``path`` is truncated or corrupt.
+
+    A ``.keras`` file is a zip archive: a truncated one has lost its central directory (at the
+    end), which opening it finds without reading the weights. Keras itself reports such a file
+    as "File not found", which sends the user looking for a file that is there."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+        raise RunError(
+            f"corrupt or truncated model file {path} ({type(exc).__name__}: {exc})",
+            hint="it was cut off (disk full, killed copy?); resume the run with 'zooft tune --resume RUN' or re-run it",
+        ) from None
+    if "config.json" not in names:
+        raise RunError(f"corrupt model file {path}: not a Keras model archive (no config.json inside)",
+                       hint="resume the run with 'zooft tune --resume RUN' or re-run it")
 
 
 def _default_mode() -> int:
@@ -49,6 +69,12 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[str], None]) -> 
         os.chmod(tmp, _default_mode())
         write(tmp)
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if not isinstance(exc, ZooftError) and exc.filename in (None, tmp):
+            # a write error (disk full) names no path, or the temporary one: name the real one
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
+        raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -67,13 +93,19 @@ def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:
 
 def read_json(path: str | os.PathLike[str]) -> Any:
     """Read a JSON file, turning a missing or corrupt file into a RunError."""
+    from .data.files import DataFileError, read_data_file
+
     try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
-    except FileNotFoundError:
-        raise RunError(f"missing file {path}", hint="is this a zooft run directory? ('zooft tune' writes one)") from None
-    except json.JSONDecodeError as exc:
+        text = read_data_file(path).decode("utf-8")  # regular files only, size-capped
+        return json.loads(text)
+    except DataFileError as exc:
+        if exc.reason == "no such file":
+            raise RunError(f"missing file {path}", hint="is this a zooft run directory? ('zooft tune' writes one)") from None
+        raise RunError(f"cannot read {path}: {exc.reason}", hint="is this a zooft run directory?") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise RunError(f"corrupt JSON in {path}: {exc}", hint="the run was interrupted while writing; re-run it") from None
+    except RecursionError:
+        raise RunError(f"corrupt JSON in {path}: nested too deeply", hint="re-run the training") from None
 
 
 def data_to_json(data: LabeledData) -> dict[str, Any]:
@@ -195,13 +227,20 @@ class Run:
         return objects
 
     def load_model(self, name: str = "model.keras") -> Any:
-        """Load the trained Keras model."""
-        import keras
-
+        """Load the trained Keras model; a missing, truncated or corrupt file is a RunError."""
         path = self.path / name
         if not path.is_file():
             raise RunError(f"missing model file {path}", hint="re-run 'zooft tune' or resume it")
-        return keras.saving.load_model(path, custom_objects=self.custom_objects(), compile=False)
+        check_model_file(path)
+        import keras
+
+        try:
+            return keras.saving.load_model(path, custom_objects=self.custom_objects(), compile=False)
+        except (ValueError, OSError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+            raise RunError(
+                f"cannot load model file {path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+                hint="the file is damaged or from another version; resume or re-run the training",
+            ) from None
 
     def load_task(self) -> Any:
         """The task object (from its plugin) this run was trained for."""

@@ -10,7 +10,8 @@ Why zooft downloads instead of letting tensorflow_hub do it: hub's extractor sil
 absolute member paths, it has no sha256 check, no offline switch, and shows progress only in
 "interactive" mode. zooft downloads with :func:`zooft.cache.download` (atomic, verified,
 progress, one-line errors when the network is unreachable) and unpacks with
-:func:`zooft.cache.safe_extract` (no absolute paths, no ``..``, no links out), then checks that
+:func:`zooft.cache.safe_extract` (no absolute paths, no ``..``, no links out or through links;
+folders given to ``--from`` are copied by :func:`zooft.cache.import_tree`), then checks that
 the result is a SavedModel. The archive URL of a tfhub.dev/Kaggle handle is formed the way
 tensorflow_hub forms it (``?tf-hub-format=compressed``; tfhub.dev redirects to Kaggle Models).
 """
@@ -167,12 +168,8 @@ def fetch_module(
         if src.is_dir():
             if not is_saved_model(src):
                 raise _not_a_saved_model(what, src, str(src))
-            tmp = dest.with_name(f".{dest.name}.import")
-            shutil.rmtree(tmp, ignore_errors=True)
-            shutil.copytree(src, tmp, symlinks=False)
-            shutil.rmtree(dest, ignore_errors=True)
-            os.replace(tmp, dest)
-            return dest
+            # never follows a symlink out of the folder, refuses loops, leaves no debris
+            return cache.import_tree(src, dest, what=what)
         if not src.is_file():
             raise zooft.WeightsError(f"cannot import {what}: no file at {src}", hint="check the path given to --from")
         zooft.verify_sha256(src, sha256, what=what)

@@ -2,15 +2,18 @@
 
 The header names a path column (``path``, ``filename``, ``file`` or ``image``), a label column
 (``label``, ``class`` or ``category``) and optionally a ``split`` column (``train``, ``val`` /
-``validation`` / ``valid``, ``test``). Paths are relative to the CSV file's folder (absolute
-paths are kept). Classes are the sorted unique labels. Rows that cannot be used (an empty path,
-label or split, a path listed again with another label or split) are returned in
+``validation`` / ``valid``, ``test``). Paths are relative to the CSV file's folder; absolute
+and ``../`` paths are kept (a CSV may name files outside its folder, see docs/security.md),
+and every file is still read under the host's rule, :func:`zooft.read_data_file`. Classes are
+the sorted unique labels. Rows that cannot be used (an empty path, label or split, a path
+listed again with another label or split) are returned in
 ``LabeledData.skipped`` with their line number, so that the data check reports them.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -81,12 +84,18 @@ def load(path: str, **options: Any) -> zooft.LabeledData:
     """
     csv_path = Path(os.path.abspath(path))
     base = csv_path.parent
+    raw = zooft.read_data_file(csv_path)  # regular file, size-capped: never a FIFO or /dev/zero
     try:
-        with open(csv_path, newline="", encoding="utf-8-sig") as handle:  # -sig: Excel's BOM
-            first_line = handle.readline()
-            handle.seek(0)
-            rows = list(_numbered_rows(csv.reader(handle, delimiter=_delimiter(csv_path, first_line))))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        text = raw.decode("utf-8-sig")  # -sig: Excel's BOM
+        if "\0" in text:  # the csv module would stop at a NUL with a message naming no line
+            line = text[: text.index("\0")].count("\n") + 1
+            raise zooft.DataError(f"{csv_path} line {line}: a NUL byte; this is not a text CSV file",
+                                  hint="save it as UTF-8 text with one row per image")
+        handle = io.StringIO(text, newline="")
+        first_line = handle.readline()
+        handle.seek(0)
+        rows = list(_numbered_rows(csv.reader(handle, delimiter=_delimiter(csv_path, first_line))))
+    except (UnicodeDecodeError, csv.Error) as exc:
         raise zooft.DataError(
             f"cannot read {csv_path}: {exc}", hint="save it as UTF-8 text with one row per image"
         ) from exc

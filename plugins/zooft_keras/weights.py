@@ -267,8 +267,14 @@ def fetch_weights(
         raise zooft.WeightsError(f"{what}: unsupported weights kind {kind!r}", hint="use none, imagenet, a URL or {file: PATH}")
     remote, dest = found
     if from_file is not None:
-        verify_hash(Path(from_file), remote.file_hash, what=what)
-        return zooft.import_file(from_file, dest, sha256=None, what=what)
+        # import first (it refuses a FIFO or device unread), then check the copy's hash
+        path = zooft.import_file(from_file, dest, sha256=None, what=what)
+        try:
+            verify_hash(path, remote.file_hash, what=what)
+        except zooft.WeightsError:
+            path.unlink(missing_ok=True)
+            raise
+        return path
     if dest.is_file():
         verify_hash(dest, remote.file_hash, what=what)
         return dest

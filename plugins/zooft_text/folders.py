@@ -39,9 +39,9 @@ def sniff(path: str) -> bool:
 
 def _read(file: Path, origin: str) -> Row:
     try:
-        data = file.read_bytes()
-    except OSError as exc:
-        return Row(origin, None, [], problem=f"cannot read: {exc.strerror or exc}")
+        data = zooft.read_data_file(file)  # regular files only, size-capped (zooft/data/files.py)
+    except zooft.DataFileError as exc:
+        return Row(origin, None, [], problem=exc.reason)
     try:
         return Row(origin, data.decode("utf-8-sig").strip(), [])
     except UnicodeDecodeError as exc:

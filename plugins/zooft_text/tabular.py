@@ -48,10 +48,7 @@ def decode_lines(path: Path) -> tuple[list[str], dict[int, str]]:
     Bad lines are decoded with U+FFFD replacements so that the CSV structure survives and the
     row can be reported (and skipped) on its own.
     """
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise zooft.DataError(f"cannot read {path}: {exc.strerror or exc}", hint="check the --data path") from None
+    data = zooft.read_data_file(path)  # regular files only, size-capped (zooft/data/files.py)
     if data.startswith(b"\xef\xbb\xbf"):  # Excel's UTF-8 byte order mark
         data = data[3:]
     lines: list[str] = []

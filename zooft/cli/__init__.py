@@ -15,7 +15,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def run(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return the exit status instead of exiting (for tests and embedding)."""
-    from ..errors import ZooftError
+    from ..errors import Terminated, ZooftError
     from .app import build_app
     from .console import print_error
 
@@ -33,9 +33,21 @@ def run(argv: Sequence[str] | None = None) -> int:
             raise
         print_error(str(exc), exc.hint)
         return exc.exit_code
+    except Terminated as exc:  # SIGTERM while a download was running: cleaned up, say so
+        print_error(str(exc), "run the command again to download it")
+        return 143
     except KeyboardInterrupt:
         print_error("interrupted", "a run can be continued with 'zooft tune --resume RUN'")
         return 130
+    except OSError as exc:
+        # disk full, read-only, permission denied, a file where a folder should be: one line
+        # naming the path and the fix (zooft.errors.describe_os_error)
+        if debug:
+            raise
+        from ..errors import describe_os_error
+
+        print_error(*describe_os_error(exc))
+        return 1
     except Exception as exc:
         # Usage errors of the (vendored) click layer carry format_message/exit_code; keep to
         # duck typing so zooft never depends on click's classes.

@@ -90,7 +90,7 @@ def eval_cmd(
 
 def predict(
     target: Annotated[Path, Arg(help="A run directory, or an exported artifact (.tflite, .onnx, SavedModel dir).", metavar="RUN|ARTIFACT")],
-    files: Annotated[list[str] | None, Arg(help="Image files, or texts for a text model.", metavar="FILE|TEXT...")] = None,
+    files: Annotated[list[str] | None, Arg(help="Image files or folders of images, or texts for a text model.", metavar="FILE|DIR|TEXT...")] = None,
     text_file: Annotated[Path | None, Opt("--file", help="Text models: a UTF-8 file with one text per line.")] = None,
     top_k: Annotated[int, Opt(min=1, help="How many classes to show per input.")] = 1,
     draw: Annotated[Path | None, Opt(help="Detection: write the images with their boxes drawn into this folder.")] = None,
@@ -118,9 +118,12 @@ def predict(
     else:
         if text_file is not None or not files:
             raise DataError("pass image files as arguments" if not files else "--file is for text models", hint="zooft predict RUN a.jpg b.png")
-        missing = [f for f in files if not Path(f).is_file()]
-        if missing:
-            raise DataError(f"no such file: {', '.join(missing[:3])}", hint="pass paths of image files")
+        from ..data.files import check_data_file
+        from ..data.images import expand_image_paths
+
+        files = expand_image_paths(files)  # a folder stands for the images in it
+        for file in files:
+            check_data_file(file)  # regular files only: a FIFO or device is refused unread
         if run is not None:
             task, classes, size, settings = run.load_task(), run.classes, run.input_size, run.config
             model = run.load_model()
@@ -161,9 +164,12 @@ def _predict_texts(run: Any, artifact: Any, texts: list[str], text_file: Path | 
     import numpy as np
 
     if text_file is not None:
+        from ..data.files import read_data_file
+
+        data = read_data_file(text_file)  # regular files only, size-capped (zooft/data/files.py)
         try:
-            texts += [line.strip() for line in text_file.read_text(encoding="utf-8").splitlines() if line.strip()]
-        except (OSError, UnicodeDecodeError) as exc:
+            texts += [line.strip() for line in data.decode("utf-8").splitlines() if line.strip()]
+        except UnicodeDecodeError as exc:
             raise DataError(f"cannot read texts from {text_file}: {exc}", hint="pass a UTF-8 text file, one text per line") from None
     if not texts:
         raise DataError("no texts to predict", hint='pass texts as arguments (zooft predict RUN "some text") or --file FILE')

@@ -31,13 +31,18 @@ from dataclasses import replace
 
 from PIL import Image, UnidentifiedImageError
 
-from ..errors import DataError
+from ..errors import ConfigError, DataError
+from .files import DataFileError, read_data_file
 from .records import Example, LabeledData
 
 __all__ = ["SUPPORTED_FORMATS", "check_images", "inspect_image"]
 
 #: Pillow format names TensorFlow's decode_image also reads.
 SUPPORTED_FORMATS: frozenset[str] = frozenset({"JPEG", "MPO", "PNG", "BMP", "GIF"})
+
+#: The largest image (width x height) the check lets through unless ``ZOOFT_MAX_IMAGE_PIXELS``
+#: says otherwise: Pillow's own decompression-bomb threshold (about 89 megapixels).
+DEFAULT_MAX_IMAGE_PIXELS = 89_478_485
 
 _SHOWN = 3  # problems named in the one-line message; the rest are in DataError.problems
 _TRUNCATED = "truncated or corrupt image"
@@ -128,6 +133,16 @@ def _bmp_problem(data: bytes, mode: str) -> str | None:
     return None
 
 
+def max_image_pixels() -> int:
+    """``ZOOFT_MAX_IMAGE_PIXELS`` or :data:`DEFAULT_MAX_IMAGE_PIXELS`."""
+    raw = os.environ.get("ZOOFT_MAX_IMAGE_PIXELS", "").strip()
+    if not raw:
+        return DEFAULT_MAX_IMAGE_PIXELS
+    if not raw.isdigit() or int(raw) <= 0:
+        raise ConfigError(f"ZOOFT_MAX_IMAGE_PIXELS={raw!r} is not a positive whole number", hint="e.g. 200000000")
+    return int(raw)
+
+
 def inspect_image(path: str) -> str | None:
     """Why TensorFlow could not decode the image at ``path``, or ``None`` when it can.
 
@@ -135,21 +150,24 @@ def inspect_image(path: str) -> str | None:
     (see the module docstring). Never raises for a bad file.
     """
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except FileNotFoundError:
-        return "file not found"
-    except IsADirectoryError:
-        return "a directory, not an image file"
-    except OSError as exc:
-        return f"cannot read the file: {exc.strerror or exc}"
+        # the one file rule (zooft/data/files.py): a FIFO, device or oversized file is refused
+        # before it is opened, and never read
+        data = read_data_file(path)
+    except DataFileError as exc:
+        return "file not found" if exc.reason == "no such file" else exc.reason
     if not data:
         return "empty file"
+    limit = max_image_pixels()
     try:
         with Image.open(io.BytesIO(data)) as image:
             fmt = image.format or "unknown"
             if fmt not in SUPPORTED_FORMATS:
                 return f"unsupported image format {fmt} (TensorFlow reads JPEG, PNG, BMP and GIF); convert it"
+            if image.width * image.height > limit:
+                # a decompression bomb (a few KB of PNG that decode to gigabytes) is refused from
+                # its header, before any pixel is decoded, here and so never reaches tf.data
+                return (f"image of {image.width}x{image.height} pixels is above the limit of {limit:,} pixels"
+                        " (raise it with ZOOFT_MAX_IMAGE_PIXELS)")
             mode = image.mode
             if fmt in ("JPEG", "MPO"):
                 # DCT scaling: the whole entropy-coded stream is still decoded (so truncation and
@@ -159,8 +177,10 @@ def inspect_image(path: str) -> str | None:
             image.load()
     except UnidentifiedImageError:
         return "not an image (unrecognised content)"
-    except Image.DecompressionBombError as exc:
-        return f"image too large to check: {exc}"
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        # Pillow's own bomb guard fires at open() for images far above the limit (the warning
+        # only where warnings are errors, as in the test suite)
+        return f"image too large to check ({str(exc).split(' could be')[0]}; the limit is {limit:,} pixels)"
     except (OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
         # Pillow signals corrupt data with OSError ("image file is truncated") and, for some
         # formats, SyntaxError or ValueError

@@ -28,6 +28,7 @@ import numpy as np
 
 from ..cache import fingerprint_files
 from ..errors import ConfigError, DataError
+from .files import read_data_file
 from .records import Example
 from .split import stratified_sample
 
@@ -37,7 +38,9 @@ if TYPE_CHECKING:
 __all__ = [
     "AUGMENT_KEYS",
     "DEFAULT_AUGMENT",
+    "IMAGE_FILE_EXTENSIONS",
     "decode_covering",
+    "expand_image_paths",
     "load_images_for_predict",
     "make_image_dataset",
     "parse_augment",
@@ -60,6 +63,8 @@ AUGMENT_KEYS: dict[str, tuple[str, Any, float]] = {
 }
 _FLIP_MODES = {"horizontal": "horizontal", "vertical": "vertical", "horizontal_and_vertical": "horizontal_and_vertical"}
 _OFF = {"", "none", "off", "false", "no", "0"}
+#: Extensions ``zooft predict DIR`` takes as images (the formats TensorFlow's decode_image reads).
+IMAGE_FILE_EXTENSIONS: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif"})
 _SHUFFLE_BUFFER_BYTES = 64 * 2**20  # bounded shuffle after an on-disk cache: memory stays flat
 
 
@@ -361,8 +366,10 @@ def load_images_for_predict(paths: Sequence[str | os.PathLike[str]], image_size:
     size = (int(image_size[0]), int(image_size[1]))
     images = []
     for path in _paths(paths):
+        # the one file rule (zooft/data/files.py): regular files only, size-capped
+        raw = read_data_file(path)
         try:
-            data = tf.io.read_file(path)
+            data = tf.constant(raw)
             images.append(_decode_and_resize(data, size).numpy())
         except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError, tf.errors.UnknownError) as exc:
             message = (exc.message or str(exc)).strip().splitlines()[0]
@@ -375,3 +382,31 @@ def load_images_for_predict(paths: Sequence[str | os.PathLike[str]], image_size:
     if not images:
         return np.zeros((0, *size, 3), dtype=np.float32)
     return np.stack(images).astype(np.float32)
+
+
+def expand_image_paths(paths: Sequence[str | os.PathLike[str]]) -> list[str]:
+    """Files for ``zooft predict``: each folder becomes its image files (recursively, sorted,
+    hidden names skipped, symlinked folders not followed); files are kept as given.
+
+    Raises :class:`zooft.DataError` for a path that does not exist and for a folder without
+    images; other files are checked by the read itself (regular files only)."""
+    result: list[str] = []
+    for raw in paths:
+        path = os.fspath(raw)
+        if os.path.isdir(path):
+            found = []
+            for dirpath, dirnames, filenames in os.walk(path):  # followlinks=False: no loops
+                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+                found.extend(
+                    os.path.join(dirpath, name) for name in sorted(filenames)
+                    if not name.startswith(".") and os.path.splitext(name)[1].lower() in IMAGE_FILE_EXTENSIONS
+                )
+            if not found:
+                shown = ", ".join(sorted(IMAGE_FILE_EXTENSIONS))
+                raise DataError(f"no image files in the folder {path}", hint=f"images are files ending in {shown}")
+            result.extend(found)
+        elif os.path.lexists(path):
+            result.append(path)
+        else:
+            raise DataError(f"no such file or folder: {path}", hint="pass image files or folders of images")
+    return result

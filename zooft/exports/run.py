@@ -196,9 +196,16 @@ def export_run(run: Run | str | os.PathLike[str], format: str, options: dict[str
     :class:`ExportError` when conversion fails.
     """
     from ..plugins import get_host
+    from ..runlock import clean_run_debris, run_lock
 
     run = run if isinstance(run, Run) else Run.open(run)
-    info = get_host().exporter(format)
+    with run_lock(run.path):  # one writer per run (re-entrant: tune --export holds it already)
+        clean_run_debris(run.path)  # exports/.tmp-* and .old-* of an export killed midway
+        return _export_locked(run, format, options, get_host().exporter(format))
+
+
+def _export_locked(run: Run, format: str, options: dict[str, Any] | None, info: ExporterInfo) -> dict[str, Any]:  # noqa: A002
+    """:func:`export_run` with the run's lock held."""
     host, exporter_options = split_options(info, dict(options or {}))
     name = export_name(info, exporter_options)
     exporter = info.factory()

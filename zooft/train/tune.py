@@ -18,11 +18,13 @@ from .. import __version__
 from ..config import ResolvedConfig, parse_value, read_config_file, resolve
 from ..errors import ConfigError, RunError
 from ..options import parse_format_item
+from ..runlock import clean_run_debris, run_lock
 from ..runs import Run, data_to_json, read_json
 from ..registry import resolve_model
 from ..specs import ModelSpec
 from .multiworker import uses_multiworker, worker_output
 
+_SKIPPED_SHOWN = 5  # skipped files named on the console
 RESUME_OVERRIDABLE = {"epochs", "fine_tune_epochs", "early_stopping", "export", "feature_cache"}
 
 
@@ -124,7 +126,7 @@ def prepare_run_dir(config: ResolvedConfig, spec: ModelSpec) -> Path:
         stem = re.sub(r"[^A-Za-z0-9_.+-]+", "_", spec.short_name).strip("_.")[-60:] or "model"
         output = str(Path("runs") / f"{stem}-{config.values['task']}-{stamp}")
     run_dir = Path(output)
-    if run_dir.exists() and any(run_dir.iterdir()):
+    if run_dir.exists() and any(p.name != ".lock" for p in run_dir.iterdir()):
         raise RunError(
             f"run directory {run_dir} already exists and is not empty",
             hint=f"continue it with 'zooft tune --resume {run_dir}', or choose another --output",
@@ -185,11 +187,44 @@ def tune(options: dict[str, Any], *, console: Any = None) -> Run:
         resume_dir = worker_output(config, resume_dir)
     if resume_dir is None:
         data = load_training_data(config)  # before the run directory: a bad data set leaves nothing behind
+        report_skipped(data, err)
         run_dir = prepare_run_dir(resolved, spec)
+    else:
+        run_dir = resume_dir
+    with run_lock(run_dir):  # one writer per run: a second 'tune --resume RUN' fails in one line
+        _tune_locked(resolved, spec, run_dir, resume_dir, data if resume_dir is None else None, started)
+    return Run.open(run_dir)
+
+
+def report_skipped(data: Any, console: Any) -> None:
+    """Files ``--skip-bad-files`` left out, on the console (stderr): a count and the first few;
+    the whole list goes to the run's report.md and data.json."""
+    if not data.skipped:
+        return
+    shown = _SKIPPED_SHOWN
+    noun = "file" if len(data.skipped) == 1 else "files"
+    console.print(f"skipped {len(data.skipped)} bad {noun} (--skip-bad-files); the full list is in the run's report.md",
+                  markup=False, highlight=False)
+    for path, reason in data.skipped[:shown]:
+        console.print(f"  {path}: {reason}", markup=False, highlight=False)
+    if len(data.skipped) > shown:
+        console.print(f"  … and {len(data.skipped) - shown} more", markup=False, highlight=False)
+
+
+def _tune_locked(resolved: ResolvedConfig, spec: ModelSpec, run_dir: Path, resume_dir: Path | None,
+                 data: Any, started: float) -> None:
+    """The part of :func:`tune` that writes into the run directory (with its lock held)."""
+    from ..cli.console import err
+
+    config = resolved.values
+    if resume_dir is None:
         Run(run_dir).write_json("data.json", data_to_json(data))
         Run(run_dir).write_json("labels.json", {"classes": data.classes})
     else:
-        run_dir = resume_dir
+        removed = clean_run_debris(run_dir)  # e.g. exports/.tmp-* of an export killed midway
+        if removed:
+            err.print(f"removed {len(removed)} temporary file(s) an interrupted process left: {', '.join(removed[:3])}",
+                      markup=False, highlight=False)
         data = Run(run_dir).data()
         err.print(f"resuming {run_dir}")
     run = Run(run_dir)
