@@ -65,6 +65,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "is_offline": ("zooft.cache", "is_offline"),
     "download": ("zooft.cache", "download"),
     "import_file": ("zooft.cache", "import_file"),
+    "import_tree": ("zooft.cache", "import_tree"),
     "sha256_file": ("zooft.cache", "sha256_file"),
     "verify_sha256": ("zooft.cache", "verify_sha256"),
     "safe_extract": ("zooft.cache", "safe_extract"),

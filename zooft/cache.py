@@ -75,7 +75,7 @@ def download(
     An existing ``dest`` that passes the sha256 check is reused without any network access.
     Offline (``ZOOFT_OFFLINE=1``) with no cached file raises :class:`OfflineError`; so does an
     unreachable, stalled or cut-off download, with ``fetch_hint`` telling the user how to get
-    the file another way. The transfer itself is :func:`zooft.download.download_file` (stall
+    the file another way. The transfer itself is :func:`zooft.transfer.download_file` (stall
     rule, deadline, ``.part`` cleanup, sha256 check, atomic rename).
     """
     dest = Path(dest)
@@ -88,7 +88,7 @@ def download(
             f"{what} is not in the cache ({dest}) and ZOOFT_OFFLINE=1 forbids downloading it",
             hint=fetch_hint or f"unset ZOOFT_OFFLINE and run again, or place the file at {dest}",
         )
-    from .download import download_file  # urllib/ssl only when something is downloaded
+    from .transfer import download_file  # urllib/ssl only when something is downloaded
 
     return download_file(url, dest, sha256=sha256, what=what, fetch_hint=fetch_hint, progress=progress)
 

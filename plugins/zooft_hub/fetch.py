@@ -8,10 +8,10 @@ tensorflow_hub before are reused as they are.
 
 Why zooft downloads instead of letting tensorflow_hub do it: hub's extractor silently accepts
 absolute member paths, it has no sha256 check, no offline switch, and shows progress only in
-"interactive" mode. zooft downloads with :func:`zooft.cache.download` (atomic, verified,
+"interactive" mode. zooft downloads with :func:`zooft.download` (atomic, verified,
 progress, one-line errors when the network is unreachable) and unpacks with
-:func:`zooft.cache.safe_extract` (no absolute paths, no ``..``, no links out or through links;
-folders given to ``--from`` are copied by :func:`zooft.cache.import_tree`), then checks that
+:func:`zooft.safe_extract` (no absolute paths, no ``..``, no links out or through links;
+folders given to ``--from`` are copied by :func:`zooft.import_tree`), then checks that
 the result is a SavedModel. The archive URL of a tfhub.dev/Kaggle handle is formed the way
 tensorflow_hub forms it (``?tf-hub-format=compressed``; tfhub.dev redirects to Kaggle Models).
 """
@@ -169,7 +169,7 @@ def fetch_module(
             if not is_saved_model(src):
                 raise _not_a_saved_model(what, src, str(src))
             # never follows a symlink out of the folder, refuses loops, leaves no debris
-            return cache.import_tree(src, dest, what=what)
+            return zooft.import_tree(src, dest, what=what)
         if not src.is_file():
             raise zooft.WeightsError(f"cannot import {what}: no file at {src}", hint="check the path given to --from")
         zooft.verify_sha256(src, sha256, what=what)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import zooft
-from zooft.download import download_file
+from zooft.transfer import download_file
 
 from . import servers
 from .conftest import ROOT, Cli, one_line_error, tree
