@@ -210,7 +210,7 @@ def _metrics_blocks(metrics: dict[str, Any]) -> list[Block]:
 
 
 def _data_blocks(summary: dict[str, Any]) -> list[Block]:
-    info = [(k, v) for k, v in summary.items() if k not in ("counts", "skipped", "classes")]
+    info = [(k, v) for k, v in summary.items() if k not in ("counts", "skipped", "classes", "warnings")]
     blocks: list[Block] = [("kv", info)] if info else []
     counts: dict[str, dict[str, int]] = summary.get("counts") or {}
     if counts:
@@ -221,6 +221,9 @@ def _data_blocks(summary: dict[str, Any]) -> list[Block]:
             per_split = [sum(counts[s].values()) if name == "total" else counts[s].get(name, 0) for s in splits]
             rows.append([name, *per_split, sum(per_split)])
         blocks.append(("table", (["class", *splits, "all"], rows)))
+    warnings = summary.get("warnings") or []
+    if warnings:
+        blocks += [("h3", f"Data warnings ({len(warnings)})"), ("table", (["warning"], [[w] for w in warnings]))]
     skipped = summary.get("skipped") or []
     if skipped:
         shown = [list(item) if isinstance(item, (list, tuple)) else [item, ""] for item in skipped[:50]]

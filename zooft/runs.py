@@ -84,6 +84,7 @@ def data_to_json(data: LabeledData) -> dict[str, Any]:
         "modality": data.modality,
         "classes": list(data.classes),
         "skipped": [list(item) for item in data.skipped],
+        "warnings": list(data.warnings),
         "splits": {
             split: [[ex.source, list(ex.label) if isinstance(ex.label, tuple) else ex.label, ex.target] for ex in examples]
             for split, examples in data.splits.items()
@@ -104,6 +105,7 @@ def data_from_json(doc: dict[str, Any]) -> LabeledData:
         root=doc.get("root", ""),
         modality=doc.get("modality", "image"),
         skipped=[tuple(item) for item in doc.get("skipped", [])],
+        warnings=list(doc.get("warnings", [])),
     )
 
 
@@ -231,7 +233,8 @@ def refresh_report(run: Run) -> None:
         config=run.config,
         history=run.read_json("history.json"),
         metrics=run.read_json("metrics.json"),
-        data_summary={"format": data.format, "root": data.root, "counts": data.counts(), "skipped": data.skipped},
+        data_summary={"format": data.format, "root": data.root, "counts": data.counts(), "skipped": data.skipped,
+                      "warnings": data.warnings},
         timing=optional["timing.json"],
         exports=exports or None,
         bench=optional["bench.json"] or None,

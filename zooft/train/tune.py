@@ -141,9 +141,12 @@ def load_training_data(config: dict[str, Any]) -> Any:
 
 
 def format_options(config: dict[str, Any]) -> dict[str, Any]:
-    """Config values a data format's ``load`` receives as keyword options (text columns …)."""
-    keys = ("text_column", "label_column", "multi_label", "skip_bad_files")
-    return {key: config[key] for key in keys if config.get(key) is not None}
+    """Config values a data format's ``load`` receives as keyword options: the host's (text
+    columns …) and ``data_options``, the format's own (``images=DIR`` …; checked by load_data)."""
+    from ..data.formats import HOST_OPTIONS
+
+    options = {key: config[key] for key in HOST_OPTIONS if config.get(key) is not None}
+    return {**options, **dict(config.get("data_options") or {})}
 
 
 def phases_of(config: dict[str, Any]) -> list[Phase]:
@@ -169,6 +172,10 @@ def tune(options: dict[str, Any]) -> Run:
         resume_dir = worker_output(config, resume_dir)
     if resume_dir is None:
         data = load_training_data(config)  # before the run directory: a bad data set leaves nothing behind
+        from rich.markup import escape
+
+        for warning in data.warnings:  # also in data.json and the report
+            err.print(f"[yellow]warning:[/] {escape(warning)}")
         run_dir = prepare_run_dir(resolved, spec)
         Run(run_dir).write_json("data.json", data_to_json(data))
         Run(run_dir).write_json("labels.json", {"classes": data.classes})
