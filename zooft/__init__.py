@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from .backbone import FEATURE_LEVELS, Backbone
+from .cache import cache_root, fingerprint_files
 from .data.records import Example, LabeledData
 from .errors import (
     ConfigError,
@@ -57,7 +58,9 @@ __all__ = [
     "WeightsSpec",
     "ZooftError",
     "__version__",
+    "cache_root",
     "export",
+    "fingerprint_files",
     "hookimpl",
     "list_models",
     "load_artifact",

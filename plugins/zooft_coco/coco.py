@@ -327,7 +327,7 @@ def load(path: str, *, images: str | None = None, **_: Any) -> zooft.LabeledData
         names[categories[cid]] = cid
     index = {cid: k for k, cid in enumerate(order)}
     splits: dict[str, list[zooft.Example]] = {}
-    for split, examples in per_split.items():
+    for split, examples in sorted(per_split.items(), key=lambda kv: ("train", "val", "test").index(kv[0])):
         out = []
         for ex in examples:
             target = dict(ex.target or {})
