@@ -50,7 +50,7 @@ def _values(example: Any, key: str, kind: str) -> list[Any] | None:
     if found is None:
         return []
     if _KINDS[found] != kind:
-        raise _RecordError(f"{key} must be a {kind} list, got a {_KINDS[found]} list")
+        raise _RecordError(f"{key} must be a {kind}_list, got {found}")
     return list(getattr(feature, found).value)
 
 
@@ -255,7 +255,7 @@ def load(path: str, task: str) -> zooft.LabeledData:
 
     splits: dict[str, list[zooft.Example]] = {}
     for entry in entries:
-        where = f"record {entry['record']}" + (f" ({entry['source_id']})" if entry.get("source_id") else "")
+        where = f"record {entry['record']}" + (f" (source_id {entry['source_id']!r})" if entry.get("source_id") else "")
         image = folder / entry["image"]
         try:
             if task == "classify":
@@ -273,8 +273,11 @@ def load(path: str, task: str) -> zooft.LabeledData:
                 pixels, problem = _pixel_box(box, width, height)
                 if problem or pixels is None:
                     raise _RecordError(f"object {k}: {problem}")
+                try:
+                    labels.append(_lookup(label, text, by_id, by_text, have_ids))
+                except _RecordError as exc:
+                    raise _RecordError(f"object {k}: {exc}") from None
                 boxes.append(pixels)
-                labels.append(_lookup(label, text, by_id, by_text, have_ids))
         except _RecordError as exc:
             skipped.append((entry["file"], f"{where}: {exc}"))
             continue
