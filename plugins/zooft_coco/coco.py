@@ -265,7 +265,7 @@ def _read(source: Source, classes: dict[int, str], warnings: list[str], images_d
         img = images[image_id]
         where = f"{what} (image {image_id})"
         crowd = ann.get("iscrowd", 0)
-        if crowd not in (0, 1) or isinstance(crowd, float):
+        if crowd not in (0, 1):
             bad.setdefault(image_id, []).append(f"{where}: iscrowd must be 0 or 1, got {_show(crowd)}")
             continue
         if ann.get("category_id") not in classes or not _is_int(ann.get("category_id")):

@@ -25,15 +25,15 @@ import annotation_layouts as layouts  # noqa: E402
 
 pytest.importorskip("pycocotools")
 
-TUNE = ["tune", "--backbone", "embedded", "--image-size", "64", "--batch-size", "8", "--epochs", "1",
+TUNE = ["tune", "--backbone", "embedded", "--image-size", "64", "--batch-size", "16", "--epochs", "1",
         "--fine-tune-epochs", "0", "--augment", "none"]
 
 LAYOUTS: dict[str, Callable[[Path], object]] = {
     "coco-official-with-crowd": layouts.write_coco_official,
     "cvat-coco-1.0": layouts.write_cvat,
     "roboflow-coco": layouts.write_roboflow,
-    "voc-mismatched-filename": lambda p: layouts.write_voc(p, shapes=False),
-    "voc-with-polygons-and-points": lambda p: layouts.write_voc(p, shapes=True),
+    # <filename> names IMG_0000.JPG, the image is JPEGImages/000000.jpg; polygon/point/line objects too
+    "voc-mismatched-filename-and-shapes": lambda p: layouts.write_voc(p, shapes=True),
     "tfrecord-od-api": layouts.write_tfrecords,
 }
 
@@ -53,8 +53,9 @@ def test_layout_trains_a_detection_epoch(layout: str, tmp_path: Path) -> None:
         assert index["classes"][0] == "shapes-dataset"  # the placeholder category stays in the label map
     if layout == "coco-official-with-crowd":
         assert any(1 in row[2]["iscrowd"] for split in index["splits"].values() for row in split)
-    if layout == "voc-with-polygons-and-points":
+    if layout.startswith("voc"):
         assert any("objects that are not boxes were ignored" in w for w in index["warnings"])
+        assert all(row[0].endswith(f"{row[2]['image_id']}.jpg") for split in index["splits"].values() for row in split)
 
 
 @pytest.mark.slow
@@ -117,3 +118,30 @@ def test_tfrecord_data_check_names_record_and_problem(tmp_path: Path) -> None:
     record = layouts.write_classification_tfrecord(tmp_path / "cls" / "c.record", n=2)
     with pytest.raises(zooft.DataError, match="classification records \\(use --task classify\\)"):
         load_data(record, task="detect", val_split=0)
+
+
+def test_pipeline_keeps_crowd_regions_out_of_the_positives(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from zooft_detect.anchors import AnchorConfig, make_anchors
+    from zooft_detect.boxes import CROWD, DIFFICULT, IGNORE_IOA, MatchConfig, ioa
+    from zooft_detect.pipeline import make_detection_dataset
+
+    Image.new("RGB", (64, 64), (90, 90, 90)).save(tmp_path / "a.png")
+    anchors = AnchorConfig(image_size=(64, 64), strides=(8, 16, 32))
+    boxes = np.array([[[4, 4, 28, 28], [36, 36, 60, 60], [36, 4, 60, 28]]], np.float32)
+    common = dict(anchors=anchors, matching=MatchConfig(), resize="plain", batch_size=1, training=False,
+                  augments=(), shuffle_seed=0, cache=None)
+    kinds = np.array([[0, CROWD, DIFFICULT]], np.int32)
+    labels = np.array([[0, 1, 2]], np.int32)
+    _, kept = next(iter(make_detection_dataset([str(tmp_path / "a.png")], boxes, labels, kinds=kinds, **common)))
+    _, ignored = next(iter(make_detection_dataset([str(tmp_path / "a.png")], boxes, labels, kinds=kinds,
+                                                  ignore_difficult=True, **common)))
+    inside_crowd = ioa(boxes[0, 1:2] / 64.0, make_anchors(anchors))[0] >= IGNORE_IOA
+    assert inside_crowd.any()
+    for targets, difficult_positive in ((kept, True), (ignored, False)):
+        anchor_labels = targets["logits"].numpy()[0]
+        assert (anchor_labels == 1).any()  # the object is matched
+        assert not (anchor_labels == 2).any() and (anchor_labels[inside_crowd] == -1).all()  # crowd: ignored
+        assert (anchor_labels == 3).any() == difficult_positive
+        np.testing.assert_array_equal(targets["boxes"].numpy()[0, :, 7], [0, CROWD, DIFFICULT])
