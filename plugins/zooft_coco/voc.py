@@ -24,7 +24,7 @@ from typing import Any
 import zooft
 
 from .check import check_box
-from .files import read_xml
+from .files import read_annotation_file, read_xml
 
 FORMAT = "voc"
 HINT = "a Pascal VOC folder: Annotations/*.xml, JPEGImages/, optional ImageSets/Main/{train,val,test}.txt; see docs/detection.md"
@@ -120,7 +120,7 @@ def _split_of(root: Path) -> dict[str, str]:
     for stem, split in _SPLIT_FILES:
         listing = root / "ImageSets" / "Main" / f"{stem}.txt"
         if listing.is_file():
-            for line in listing.read_text(encoding="utf-8", errors="replace").splitlines():
+            for line in read_annotation_file(listing, hint=HINT).decode("utf-8", errors="replace").splitlines():
                 parts = line.split()
                 if parts:  # "000005" or the per-class "000005  1" form
                     split_of.setdefault(parts[0], split)

@@ -369,3 +369,17 @@ def test_tfrecord_sniff_splits_and_label_map(tmp_path: Path) -> None:
     (tmp_path / "label_map.pbtxt").write_text("item { id: one name: 'x' }")
     with pytest.raises(zooft.DataError, match=r"label_map.pbtxt: item 1 needs a whole-number id and a name"):
         tfr_files.read_label_map(tmp_path / "label_map.pbtxt")
+
+
+def test_tune_passes_data_options_to_the_format(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from zooft.cli import run as cli
+
+    anns = [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 5, 5]}]
+    (tmp_path / "labels.json").write_text(json.dumps(_doc(anns)))
+    base = ["tune", "--backbone", "embedded", "--task", "detect", "--data", str(tmp_path / "labels.json"),
+            "--output", str(tmp_path / "run")]
+    assert cli([*base, "--data-options", f"imgs={tmp_path}"]) != 0
+    assert "data format 'coco' has no option 'imgs'" in capsys.readouterr().err
+    assert cli([*base, "--data-options", f"images={tmp_path / 'missing'}"]) != 0
+    assert "does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()  # the data is checked before the run directory is made
