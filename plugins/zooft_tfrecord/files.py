@@ -1,7 +1,8 @@
 """Finding TFRecord files and their label map, and naming their splits (no TensorFlow).
 
 A record file is named ``*.tfrecord``, ``*.tfrecords``, ``*.record`` or is a shard
-``…-00000-of-00010`` (possibly after one of those suffixes). ``--data`` is one such file or a
+``…-00000-of-00010`` (possibly after one of those suffixes), optionally GZIP-compressed with
+a ``.gz`` suffix. ``--data`` is one such file or a
 folder holding them; each file's split comes from its name (``train``, ``val``/``valid``/
 ``eval``/``validation``, ``test``), unnamed files are ``train``. A label map is a ``.pbtxt``
 beside the records: ``item { id: 1 name: 'cat' }`` (``display_name`` is used when there is no
@@ -25,7 +26,7 @@ MAX_LABEL_MAP_BYTES = 16 << 20
 
 def is_record_file(path: Path) -> bool:
     """By name only: a TFRecord suffix or a shard pattern."""
-    name = path.name.lower()
+    name = path.name.lower().removesuffix(".gz")  # GZIP-compressed records (read as such)
     stem = _SHARD.sub("", name)
     return path.is_file() and (stem != name or stem.endswith(SUFFIXES))
 

@@ -145,3 +145,16 @@ def test_pipeline_keeps_crowd_regions_out_of_the_positives(tmp_path: Path) -> No
         assert not (anchor_labels == 2).any() and (anchor_labels[inside_crowd] == -1).all()  # crowd: ignored
         assert (anchor_labels == 3).any() == difficult_positive
         np.testing.assert_array_equal(targets["boxes"].numpy()[0, :, 7], [0, CROWD, DIFFICULT])
+
+
+def test_gzip_records_are_read(tmp_path: Path) -> None:
+    import tensorflow as tf
+
+    scenes = layouts.scenes(2)
+    with tf.io.TFRecordWriter(str(tmp_path / "train.tfrecord.gz"), options="GZIP") as writer:
+        for k, (image, objects) in enumerate(scenes):
+            writer.write(layouts.detection_example(image, objects, f"z{k}").SerializeToString())
+    data = load_data(tmp_path, task="detect", val_split=0)
+    assert [ex.target["image_id"] for ex in data.splits["train"]] == ["z0", "z1"]
+    assert data.classes == sorted({layouts.DEMO_DETECT_CLASSES[o["label"]] for _, objs in scenes for o in objs},
+                                  key=layouts.DEMO_DETECT_CLASSES.index)  # no label map: class texts by id

@@ -364,6 +364,9 @@ def test_tfrecord_sniff_splits_and_label_map(tmp_path: Path) -> None:
         "coco_val.record-00000-of-00002", "test-00000-of-00001", "train.record"]
     assert [tfr_files.split_of(f) for f in tfr_files.record_files(str(tmp_path))] == ["val", "test", "train"]
     assert tfr_files.sniff(str(tmp_path / "train.record")) and not tfr_files.sniff(str(tmp_path / "notes.txt"))
+    (tmp_path / "zipped").mkdir()
+    (tmp_path / "zipped" / "val.tfrecord.gz").write_bytes(b"")
+    assert tfr_files.sniff(str(tmp_path / "zipped")) and tfr_files.split_of(tmp_path / "zipped" / "val.tfrecord.gz") == "val"
     (tmp_path / "label_map.pbtxt").write_text("item {\n id: 2\n name: 'dog'\n}\nitem { name: \"cat\" id: 1 display_name: 'Cat' }\n")
     assert tfr_files.read_label_map(tmp_path / "label_map.pbtxt") == {2: "dog", 1: "cat"}
     (tmp_path / "label_map.pbtxt").write_text("item { id: one name: 'x' }")
