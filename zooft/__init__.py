@@ -133,6 +133,7 @@ __all__ = [
     "__version__",
     "check_data_file",
     "export",
+    "fingerprint_files",
     "hookimpl",
     "list_models",
     "load_run",

@@ -223,6 +223,7 @@ TUNE_KEYS: dict[str, Key] = {
     "val_data": Key(_optional_str, None, "separate validation data"),
     "test_data": Key(_optional_str, None, "separate test data for the final evaluation"),
     "data_format": Key(_optional_str, None, "force a data format instead of sniffing"),
+    "data_options": Key(_task_options, {}, "the data format's own options, e.g. images=DIR (coco), difficult=ignore (voc)"),
     "val_split": Key(_fraction, 0.15, "validation fraction carved from train when none is given"),
     "skip_bad_files": Key(bool, False, "drop unreadable files instead of failing"),
     "image_size": Key(_image_size, None, "input size; default: the model's native size"),

@@ -210,7 +210,7 @@ def _metrics_blocks(metrics: dict[str, Any]) -> list[Block]:
 
 
 def _data_blocks(summary: dict[str, Any]) -> list[Block]:
-    info = [(k, v) for k, v in summary.items() if k not in ("counts", "skipped", "classes", "examples")]
+    info = [(k, v) for k, v in summary.items() if k not in ("counts", "skipped", "classes", "examples", "warnings")]
     blocks: list[Block] = [("kv", info)] if info else []
     counts: dict[str, dict[str, int]] = summary.get("counts") or {}
     if counts:
@@ -225,6 +225,9 @@ def _data_blocks(summary: dict[str, Any]) -> list[Block]:
         else:  # a task without classes (target_kind "value"): examples per split, no empty class table
             sizes = [int((summary.get("examples") or {}).get(s, 0)) for s in splits]
             blocks.append(("table", (["", *splits, "all"], [["examples", *sizes, sum(sizes)]])))
+    warnings = summary.get("warnings") or []
+    if warnings:
+        blocks += [("h3", f"Data warnings ({len(warnings)})"), ("table", (["warning"], [[w] for w in warnings]))]
     skipped = summary.get("skipped") or []
     if skipped:
         shown = [list(item) if isinstance(item, (list, tuple)) else [item, ""] for item in skipped[:50]]

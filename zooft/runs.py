@@ -116,6 +116,7 @@ def data_to_json(data: LabeledData) -> dict[str, Any]:
         "modality": data.modality,
         "classes": list(data.classes),
         "skipped": [list(item) for item in data.skipped],
+        "warnings": list(data.warnings),
         "splits": {
             split: [[ex.source, list(ex.label) if isinstance(ex.label, tuple) else ex.label, ex.target] for ex in examples]
             for split, examples in data.splits.items()
@@ -136,6 +137,7 @@ def data_from_json(doc: dict[str, Any]) -> LabeledData:
         root=doc.get("root", ""),
         modality=doc.get("modality", "image"),
         skipped=[tuple(item) for item in doc.get("skipped", [])],
+        warnings=list(doc.get("warnings", [])),
     )
 
 
@@ -271,7 +273,8 @@ def refresh_report(run: Run) -> None:
         history=run.read_json("history.json"),
         metrics=run.read_json("metrics.json"),
         data_summary={"format": data.format, "root": data.root, "counts": data.counts(), "skipped": data.skipped,
-                      "examples": {split: len(examples) for split, examples in data.splits.items()}},
+                      "examples": {split: len(examples) for split, examples in data.splits.items()},
+                      "warnings": data.warnings},
         timing=optional["timing.json"],
         exports=exports or None,
         bench=optional["bench.json"] or None,

@@ -206,6 +206,11 @@ class DatasetFormat:
     ``sniff(path)`` must be cheap and TensorFlow-free: it says whether ``path`` looks like this
     format. ``load(path, **options)`` returns a :class:`zooft.data.records.LabeledData`
     index (paths or texts plus labels), never the pixels: the training core streams them.
+
+    ``options`` declares the format's own options (``{name: help}``), which users give as
+    ``data_options`` (``--data-options images=DIR`` or a mapping in a config file); the host
+    refuses names the chosen format does not declare and passes the rest to ``load`` as keyword
+    arguments. ``description`` says what the data looks like: it is the hint of data errors.
     """
 
     name: str
@@ -215,3 +220,4 @@ class DatasetFormat:
     tasks: tuple[str, ...] = ("classify",)
     description: str = ""
     plugin: str = ""
+    options: Mapping[str, str] = field(default_factory=dict)

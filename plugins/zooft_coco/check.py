@@ -3,13 +3,11 @@
 Each problem is ``(where, reason)`` with the ids needed to find it: the image file and the
 annotation id (COCO) or object index (VOC). Boxes up to ``TOLERANCE`` pixels outside the image
 are clipped silently (rounding in exported annotations); larger overflows, zero-area boxes,
-unknown category ids and missing images are problems. The host's data check raises them all
+and, in the readers, unknown category ids and missing images are problems. The host's data check raises them all
 (or, with ``--skip-bad-files``, leaves the affected images out).
 """
 
 from __future__ import annotations
-
-import os
 
 TOLERANCE = 1.0  # pixels
 
@@ -29,8 +27,3 @@ def check_box(box: list[float], width: float | None, height: float | None, what:
     if x1 - x0 <= 0 or y1 - y0 <= 0:
         return None, f"{what}: zero-area box [{x0:g}, {y0:g}, {x1:g}, {y1:g}]"
     return [x0, y0, x1, y1], None
-
-
-def image_problem(path: str, what: str) -> str | None:
-    """A problem when the image file does not exist."""
-    return None if os.path.isfile(path) else f"{what}: image file not found"

@@ -12,6 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+#: Per-object kinds carried beside the class labels through the pipeline: an object, a crowd
+#: region (COCO ``iscrowd``, TFRecord ``is_crowd``) and a difficult object (VOC ``difficult``).
+OBJECT, CROWD, DIFFICULT = 0, 1, 2
+
 #: SSD's variances: offsets are divided by them so both regression targets have unit-ish scale.
 VARIANCES = (0.1, 0.2)
 
@@ -64,6 +68,23 @@ def decode(offsets: np.ndarray, anchors: np.ndarray, variances: tuple[float, flo
     return to_corners(np.concatenate([center, size], axis=-1)).astype(np.float32)
 
 
+def ioa(regions: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Intersection over each box's own area ``(len(regions), len(boxes))``: how much of a box
+    lies inside a region (pycocotools' overlap with a crowd region)."""
+    a, b = np.asarray(regions, dtype=np.float64).reshape(-1, 4), np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    wh = np.clip(rb - lt, 0, None)
+    own = area(b)[None, :]
+    return np.where(own > 0, wh[..., 0] * wh[..., 1] / np.maximum(own, 1e-12), 0.0)
+
+
+#: A background anchor with at least this much of its area inside an ignore region (a crowd, or a
+#: difficult object with ``difficult=ignore``) is ignored rather than taught as background; the
+#: same 0.5 at which COCO evaluation stops counting a detection inside a crowd as a false positive.
+IGNORE_IOA = 0.5
+
+
 @dataclass(frozen=True)
 class MatchConfig:
     """IoU thresholds of anchor matching: positive at ``positive`` and above, background below
@@ -74,22 +95,30 @@ class MatchConfig:
 
 
 def match(
-    gt_boxes: np.ndarray, gt_labels: np.ndarray, anchors: np.ndarray, config: MatchConfig = MatchConfig()
+    gt_boxes: np.ndarray, gt_labels: np.ndarray, anchors: np.ndarray, config: MatchConfig = MatchConfig(),
+    ignore: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Assign objects to anchors.
 
     ``gt_labels`` are class indices ``0..C-1``; rows with a negative label are padding and
-    ignored. Returns ``(matched_boxes (A, 4), labels (A,))`` where labels are ``0`` for
-    background, ``c + 1`` for class ``c``, and ``-1`` for ignored anchors (IoU between the
-    thresholds); ``matched_boxes`` holds each anchor's object (the anchor itself for background).
+    ignored. Rows where ``ignore`` is true are ignore regions (crowds): never positives, and
+    background anchors lying mostly inside one (:data:`IGNORE_IOA`) are ignored. Returns
+    ``(matched_boxes (A, 4), labels (A,))`` where labels are ``0`` for background, ``c + 1`` for
+    class ``c``, and ``-1`` for ignored anchors (IoU between the thresholds, or inside an ignore
+    region); ``matched_boxes`` holds each anchor's object (the anchor itself for background).
     """
     anchors = np.asarray(anchors, dtype=np.float64)
     gt_boxes = np.asarray(gt_boxes, dtype=np.float64).reshape(-1, 4)
     gt_labels = np.asarray(gt_labels).reshape(-1)
-    keep = (gt_labels >= 0) & (area(gt_boxes) > 0)
+    flags = np.zeros(len(gt_labels), bool) if ignore is None else np.asarray(ignore).reshape(-1).astype(bool)
+    valid = (gt_labels >= 0) & (area(gt_boxes) > 0)
+    regions = gt_boxes[valid & flags]
+    keep = valid & ~flags
     gt_boxes, gt_labels = gt_boxes[keep], gt_labels[keep].astype(np.int64)
     labels = np.zeros(len(anchors), dtype=np.int32)
     matched = anchors.copy()
+    if len(regions):
+        labels[ioa(regions, anchors).max(axis=0) >= IGNORE_IOA] = -1
     if len(gt_boxes) == 0:
         return matched.astype(np.float32), labels
     overlaps = iou(gt_boxes, anchors)  # (G, A)
@@ -99,22 +128,24 @@ def match(
     forced = overlaps.argmax(axis=1)
     best_gt[forced] = np.arange(len(gt_boxes))
     best_iou[forced] = 2.0
+    in_region = labels < 0
     labels[:] = np.where(best_iou >= config.positive, gt_labels[best_gt] + 1, 0)
-    labels[(best_iou >= config.negative) & (best_iou < config.positive)] = -1
+    labels[((best_iou >= config.negative) & (best_iou < config.positive)) | (in_region & (labels == 0))] = -1
     positive = labels > 0
     matched[positive] = gt_boxes[best_gt[positive]]
     return matched.astype(np.float32), labels
 
 
 def encode_targets(
-    gt_boxes: np.ndarray, gt_labels: np.ndarray, anchors: np.ndarray, config: MatchConfig = MatchConfig()
+    gt_boxes: np.ndarray, gt_labels: np.ndarray, anchors: np.ndarray, config: MatchConfig = MatchConfig(),
+    ignore: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Training targets of one image: ``(offsets_and_flag (A, 5) float32, labels (A,) int32)``.
 
     Column 4 of the first array is 1 for positive anchors: the box loss needs the positives, and
-    Keras hands each output's loss only its own target.
+    Keras hands each output's loss only its own target. ``ignore`` marks ignore regions (see :func:`match`).
     """
-    matched, labels = match(gt_boxes, gt_labels, anchors, config)
+    matched, labels = match(gt_boxes, gt_labels, anchors, config, ignore)
     offsets = encode(matched, anchors)
     flag = (labels > 0).astype(np.float32)[:, None]
     return np.concatenate([offsets * flag, flag], axis=1).astype(np.float32), labels

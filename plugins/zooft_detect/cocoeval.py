@@ -3,6 +3,11 @@
 Ground truth and detections are plain per-image arrays in *pixel* coordinates of the original
 images, so the numbers equal what pycocotools gives on the data set's own annotation file and
 ``zooft predict --json`` output (boxes there are the same pixel coordinates).
+
+Crowd regions go to pycocotools as ``iscrowd: 1`` annotations, exactly as in the original file:
+a detection mostly inside one (of its class) is neither a true nor a false positive. Difficult
+objects (VOC) are ignored the same way pycocotools ignores any ground truth: a detection matching
+one counts neither way and a missed one costs no recall (VOC's protocol), with the usual IoU.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ import numpy as np
 
 import zooft
 
+from .boxes import CROWD, DIFFICULT
+
 
 @dataclass
 class ImageRecord:
@@ -29,6 +36,7 @@ class ImageRecord:
     boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
     scores: np.ndarray = field(default_factory=lambda: np.zeros(0))
     classes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    gt_kinds: np.ndarray | None = None  # per object: OBJECT, CROWD or DIFFICULT (.boxes); None: all objects
 
 
 def _pycocotools() -> Any:
@@ -40,7 +48,18 @@ def _pycocotools() -> Any:
             "detection evaluation needs pycocotools, which is not installed",
             hint="pip install 'zooft[detect]'",
         ) from None
-    return COCO, COCOeval
+
+    class IgnoringEval(COCOeval):  # type: ignore[misc, valid-type]
+        """COCOeval that also ignores ground truth marked ``difficult``: its ``_prepare`` sets
+        every ``ignore`` flag from ``iscrowd``, so the flag is set again afterwards."""
+
+        def _prepare(self) -> None:
+            super()._prepare()
+            for objects in self._gts.values():
+                for gt in objects:
+                    gt["ignore"] = gt["ignore"] or gt.get("difficult", 0)
+
+    return COCO, IgnoringEval
 
 
 def _xywh(boxes: np.ndarray) -> list[list[float]]:
@@ -56,18 +75,25 @@ def coco_metrics(records: Sequence[ImageRecord], classes: Sequence[str], *, curv
     images, annotations, results = [], [], []
     for image_id, rec in enumerate(records, start=1):
         images.append({"id": image_id, "width": float(rec.width), "height": float(rec.height)})
-        for box, label in zip(_xywh(rec.gt_boxes), np.asarray(rec.gt_labels).reshape(-1)):
+        labels = np.asarray(rec.gt_labels).reshape(-1)
+        kinds = np.zeros(len(labels), np.int64) if rec.gt_kinds is None else np.asarray(rec.gt_kinds).reshape(-1)
+        for box, label, kind in zip(_xywh(rec.gt_boxes), labels, kinds):
             annotations.append({"id": len(annotations) + 1, "image_id": image_id, "category_id": int(label) + 1,
-                                "bbox": box, "area": box[2] * box[3], "iscrowd": 0})
+                                "bbox": box, "area": box[2] * box[3], "iscrowd": int(kind == CROWD),
+                                "difficult": int(kind == DIFFICULT)})
         for box, score, label in zip(_xywh(rec.boxes), np.asarray(rec.scores).reshape(-1), np.asarray(rec.classes).reshape(-1)):
             results.append({"image_id": image_id, "category_id": int(label) + 1, "bbox": box, "score": float(score)})
-    summary: dict[str, Any] = {"images": len(records), "objects": len(annotations), "detections": len(results)}
-    counts = np.bincount([a["category_id"] - 1 for a in annotations], minlength=len(classes))
+    counted = [a for a in annotations if not (a["iscrowd"] or a["difficult"])]
+    summary: dict[str, Any] = {"images": len(records), "objects": len(counted), "detections": len(results)}
+    ignored = len(annotations) - len(counted)
+    if ignored:
+        summary["ignored_objects"] = ignored  # crowd regions and difficult objects
+    counts = np.bincount([a["category_id"] - 1 for a in counted], minlength=len(classes))
     per_class: dict[str, Any] = {name: {"ap": 0.0 if counts[k] else None, "ap_50": 0.0 if counts[k] else None,
                                         "objects": int(counts[k])} for k, name in enumerate(classes)}
     empty = {"map": 0.0, "map_50": 0.0, "map_75": 0.0, "per_class": per_class, **summary, **({"pr_curves": {}} if curves else {})}
-    if not annotations:
-        raise zooft.DataError("no objects to evaluate against", hint="the evaluation images carry no boxes")
+    if not counted:
+        raise zooft.DataError("no objects to evaluate against", hint="the evaluation images carry no boxes (crowd and difficult ones do not count)")
     if not results:
         return empty
     categories = [{"id": i + 1, "name": name} for i, name in enumerate(classes)]

@@ -36,6 +36,7 @@ OPTIONS: dict[str, tuple[Any, Any, str]] = {
     "nms": ("per_class", ("per_class", "agnostic"), "NMS per class, or one NMS over all classes"),
     "resize": ("plain", ("plain", "letterbox"), "stretch to the input size, or keep the aspect ratio and pad"),
     "draw_threshold": (0.3, (0.0, 1.0), "predict --draw: minimum score of a drawn box"),
+    "difficult": ("keep", ("keep", "ignore"), "training on VOC 'difficult' objects: keep them as objects, or ignore regions"),
 }
 
 #: Augmentations of the detect pipeline (``--augment``): all box-aware.

@@ -2,10 +2,12 @@
 anchor matching, batching.
 
 Each element is ``(image float32 0–255 (H, W, 3), targets)`` with targets
-``{"offsets": (A, 5), "logits": (A,), "boxes": (M, 7)}``: the box and class loss targets, and the
+``{"offsets": (A, 5), "logits": (A,), "boxes": (M, 8)}``: the box and class loss targets, and the
 image's own objects (``[x0, y0, x1, y1]`` normalised to the *original* image, class index or -1
-for padding, original width and height) which Keras ignores (no loss on ``boxes``) and the
-evaluation reads. Random augmentation draws from ``tf.data.Dataset.random`` with stateless ops,
+for padding, original width and height, kind: object / crowd / difficult, see
+:data:`.boxes.OBJECT`) which Keras ignores (no loss on ``boxes``) and the evaluation reads.
+Crowd regions (and difficult objects with ``ignore_difficult``) are never positives: anchors
+mostly inside them are ignored. Random augmentation draws from ``tf.data.Dataset.random`` with stateless ops,
 so a seed reproduces every epoch exactly even with parallel map calls.
 """
 
@@ -19,7 +21,7 @@ import numpy as np
 import zooft
 
 from .anchors import AnchorConfig, make_anchors
-from .boxes import MatchConfig, encode_targets
+from .boxes import CROWD, DIFFICULT, MatchConfig, encode_targets
 
 FILL_VALUE = 124.0  # grey (ImageNet's mean) where zoom-out shows pixels outside the image
 _CROP_P, _ZOOM_P = 0.4, 0.3  # probability of a random crop, of a zoom-out (else geometry unchanged)
@@ -185,17 +187,21 @@ def make_detection_dataset(
     augments: tuple[str, ...],
     shuffle_seed: int | None,
     cache: str | None,
+    kinds: np.ndarray | None = None,
+    ignore_difficult: bool = False,
 ) -> Any:
-    """A batched dataset of ``(images, targets)``; see the module docstring."""
+    """A batched dataset of ``(images, targets)``; see the module docstring. ``kinds`` (same
+    shape as ``labels``, default all objects) marks crowd regions and difficult objects."""
     import tensorflow as tf
 
     if not len(paths):
         raise zooft.DataError("no images to build a data set from", hint="check the data split is not empty")
+    kinds = np.zeros(np.shape(labels), np.int32) if kinds is None else np.asarray(kinds, np.int32)
     size = (int(anchors.image_size[0]), int(anchors.image_size[1]))
     anchor_array = make_anchors(anchors)
     n_anchors = len(anchor_array)
 
-    def load(path: Any, boxes: Any, classes: Any) -> Any:
+    def load(path: Any, boxes: Any, classes: Any, kind: Any) -> Any:
         image, original = decode_resize(tf.io.read_file(path), size, resize)
         normalised = boxes / tf.concat([original, original], 0)
         if resize == "letterbox":
@@ -207,30 +213,33 @@ def make_detection_dataset(
             in_model = normalised * tf.concat([s, s], 0) + tf.concat([o, o], 0)
         else:
             in_model = normalised
-        return image, in_model, classes, normalised, original
+        return image, in_model, classes, kind, normalised, original
 
-    def match(boxes: np.ndarray, classes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        offsets, anchor_labels = encode_targets(boxes, classes, anchor_array, matching)
+    def match(boxes: np.ndarray, classes: np.ndarray, kind: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        ignore = (kind == CROWD) | ((kind == DIFFICULT) & ignore_difficult)
+        offsets, anchor_labels = encode_targets(boxes, classes, anchor_array, matching, ignore)
         return offsets, anchor_labels.astype(np.int32)
 
-    def finish(image: Any, in_model: Any, classes: Any, normalised: Any, original: Any, seed: Any = None) -> Any:
+    def finish(image: Any, in_model: Any, classes: Any, kind: Any, normalised: Any, original: Any, seed: Any = None) -> Any:
         if seed is not None:
             image, in_model, classes = augment(image, in_model, classes, seed, augments, size)
-        offsets, anchor_labels = tf.numpy_function(match, [in_model, classes], [tf.float32, tf.int32], stateful=False)
+        offsets, anchor_labels = tf.numpy_function(match, [in_model, classes, kind], [tf.float32, tf.int32], stateful=False)
         offsets.set_shape([n_anchors, 5])
         anchor_labels.set_shape([n_anchors])
         m = tf.shape(classes)[0]
         truth = tf.concat(
-            [normalised, tf.cast(classes, tf.float32)[:, None], tf.broadcast_to(original[None], [m, 2])], axis=1
+            [normalised, tf.cast(classes, tf.float32)[:, None], tf.broadcast_to(original[None], [m, 2]),
+             tf.cast(kind, tf.float32)[:, None]], axis=1
         )
         return tf.cast(image, tf.float32), {"offsets": offsets, "logits": anchor_labels, "boxes": truth}
 
-    ds = tf.data.Dataset.from_tensor_slices((list(paths), boxes_px.astype(np.float32), labels.astype(np.int32)))
+    ds = tf.data.Dataset.from_tensor_slices((list(paths), boxes_px.astype(np.float32), labels.astype(np.int32), kinds))
     if training and cache is None:
         ds = ds.shuffle(len(paths), seed=shuffle_seed, reshuffle_each_iteration=True)
     ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if cache is not None:
-        ds = ds.cache(_cache_name(cache, paths, boxes_px, size, resize) if cache else "")
+        annotations = np.concatenate([boxes_px, labels[..., None], kinds[..., None]], axis=-1)  # stale labels too
+        ds = ds.cache(_cache_name(cache, paths, annotations, size, resize) if cache else "")
         if training:
             ds = ds.shuffle(len(paths), seed=shuffle_seed, reshuffle_each_iteration=True)
     if training and augments:

@@ -16,7 +16,7 @@ import numpy as np
 
 import zooft
 
-from .boxes import NMSConfig
+from .boxes import CROWD, DIFFICULT, OBJECT, NMSConfig
 from .options import parse_augment, resolve_options
 
 #: Export formats that keep NMS inside the graph; TFLite builtins have no combined NMS kernel
@@ -79,24 +79,34 @@ class DetectTask:
 
     def targets(self, examples: list[zooft.Example], num_classes: int) -> dict[str, np.ndarray]:
         """Objects of every example, padded to the largest count: ``boxes (n, M, 4)`` pixel
-        ``[x0, y0, x1, y1]`` and ``labels (n, M)`` (-1 = padding)."""
+        ``[x0, y0, x1, y1]``, ``labels (n, M)`` (-1 = padding) and ``kinds (n, M)``
+        (:data:`.boxes.OBJECT`, ``CROWD`` from ``target["iscrowd"]``, ``DIFFICULT`` from
+        ``target["difficult"]``)."""
         per = []
         for ex in examples:
             target = ex.target or {}
             boxes = np.asarray(target.get("boxes") or [], dtype=np.float32).reshape(-1, 4)
             labels = np.asarray(target.get("labels") or [], dtype=np.int64).reshape(-1)
+            kinds = np.full(len(labels), OBJECT, np.int32)
+            for key, kind in (("difficult", DIFFICULT), ("iscrowd", CROWD)):
+                flags = np.asarray(target.get(key) or np.zeros(len(labels)), dtype=bool).reshape(-1)
+                if len(flags) != len(labels):
+                    raise zooft.DataError(f"{ex.source}: {len(labels)} labels but {len(flags)} {key} flags")
+                kinds[flags] = kind
             if len(boxes) != len(labels):
                 raise zooft.DataError(f"{ex.source}: {len(boxes)} boxes but {len(labels)} labels")
             if len(labels) and (labels.min() < 0 or labels.max() >= num_classes):
                 raise zooft.DataError(f"{ex.source}: class index outside 0..{num_classes - 1}: {labels.tolist()}")
-            per.append((boxes, labels))
-        m = max([1, *(len(lbl) for _, lbl in per)])
+            per.append((boxes, labels, kinds))
+        m = max([1, *(len(lbl) for _, lbl, _ in per)])
         boxes_out = np.zeros((len(per), m, 4), np.float32)
         labels_out = np.full((len(per), m), -1, np.int32)
-        for i, (boxes, labels) in enumerate(per):
+        kinds_out = np.zeros((len(per), m), np.int32)
+        for i, (boxes, labels, kinds) in enumerate(per):
             boxes_out[i, : len(labels)] = boxes
             labels_out[i, : len(labels)] = labels
-        return {"boxes": boxes_out, "labels": labels_out}
+            kinds_out[i, : len(labels)] = kinds
+        return {"boxes": boxes_out, "labels": labels_out, "kinds": kinds_out}
 
     def class_weights(self, data: zooft.LabeledData, mode: str | None) -> None:
         """Not supported for detection (the class loss balances with hard negatives / focal)."""
@@ -119,7 +129,8 @@ class DetectTask:
             anchors=options.anchors(size), matching=options.matching(), resize=options["resize"],
             batch_size=batch_size, training=training,
             augments=parse_augment(config.get("augment", "default")) if training else (),
-            shuffle_seed=shuffle_seed, cache=cache,
+            shuffle_seed=shuffle_seed, cache=cache, kinds=targets.get("kinds"),
+            ignore_difficult=options["difficult"] == "ignore",
         )
 
     # -- evaluation and prediction -------------------------------------------------------
@@ -146,7 +157,7 @@ class DetectTask:
                 records.append(ImageRecord(
                     width=width, height=height, gt_boxes=objects[:, :4] * [width, height, width, height],
                     gt_labels=objects[:, 4].astype(np.int64), boxes=to_original(found["boxes"], width, height, params),
-                    scores=found["scores"], classes=found["classes"],
+                    scores=found["scores"], classes=found["classes"], gt_kinds=objects[:, 7].astype(np.int64),
                 ))
         if not records:
             raise zooft.DataError("cannot evaluate on an empty dataset", hint="check the validation/test split")

@@ -32,6 +32,6 @@ def zooft_register_datasets(register: Callable[[zooft.DatasetFormat], None]) -> 
             load=csvfile.load,
             modalities=("image",),
             tasks=("classify",),
-            description="a .csv/.tsv file with path,label[,split] columns; paths relative to the file",
+            description="a CSV/TSV file with path,label[,split] columns; paths relative to the file",
         )
     )

@@ -81,7 +81,7 @@ def test_pipeline_flip_moves_boxes_with_pixels(tmp_path: Path) -> None:
                                     training=bool(augments), augments=augments, shuffle_seed=3, cache=None)
         images, targets = next(iter(ds))
         assert images.shape == (8, 64, 64, 3) and targets["offsets"].shape == (8, len(anchors), 5)
-        np.testing.assert_allclose(targets["boxes"][0, 0].numpy(), [0.1, 0.125, 0.5, 0.625, 0, 80, 48], atol=1e-6)
+        np.testing.assert_allclose(targets["boxes"][0, 0].numpy(), [0.1, 0.125, 0.5, 0.625, 0, 80, 48, 0], atol=1e-6)
         seen[augments] = (images.numpy(), targets["offsets"].numpy(), targets["logits"].numpy())
     images, offsets, labels = seen[("flip",)]
     for i in range(8):  # each image: the brightest columns and the matched boxes are on the same side

@@ -41,7 +41,9 @@ def test_coco_reads_boxes_and_orders_classes_by_id(tmp_path: Path) -> None:
     first, second = data.splits["train"]
     assert first.target["boxes"] == [[1.0, 2.0, 11.0, 7.0], [0.0, 0.0, 40.0, 30.0]]
     assert first.target["labels"] == [1, 0] and first.label == (0, 1)
-    assert second.target["boxes"] == [] and not data.skipped  # crowd annotations are left out
+    # crowd annotations are kept as ignore regions, but name no class present
+    assert second.target["boxes"] == [[5.0, 5.0, 10.0, 10.0]] and second.target["iscrowd"] == [1]
+    assert second.label == () and not data.skipped
 
 
 def test_coco_problems_are_reported_with_ids(tmp_path: Path) -> None:
@@ -57,11 +59,11 @@ def test_coco_problems_are_reported_with_ids(tmp_path: Path) -> None:
     (tmp_path / "train.json").write_text(json.dumps(doc))
     data = coco.load(str(tmp_path))
     reasons = " | ".join(r for _, r in data.skipped)
-    assert "annotation 11: unknown category_id 99" in reasons
-    assert "annotation 12: box [30, 20, 50, 25] lies outside the 40x30 image" in reasons
-    assert "annotation 13: zero-area box" in reasons
-    assert "annotation 14: image_id 5 is not in the images list" in reasons
-    assert "image 3: image file not found" in reasons
+    assert "annotation id 11 (image 1): category_id 99 is not in the categories list" in reasons
+    assert "annotation id 12 (image 2): box [30, 20, 50, 25] lies outside the 40x30 image" in reasons
+    assert "annotation id 13 (image 2): bbox width and height must be > 0, got [3, 3, 0, 4]" in reasons
+    assert "annotation id 14: image_id 5 is not in the images list" in reasons
+    assert "image id 3: image file not found" in reasons
     assert [ex.target["image_id"] for ex in data.splits["train"]] == [4]
     with pytest.raises(zooft.DataError, match="problems in the data") as info:
         load_data(tmp_path, task="detect", val_split=0.0)
@@ -96,7 +98,7 @@ def test_voc_bad_box_and_bad_xml(tmp_path: Path) -> None:
     (tmp_path / "Annotations" / "b.xml").write_text("<annotation>")
     data = voc.load(str(tmp_path))
     reasons = " | ".join(r for _, r in data.skipped)
-    assert "a.xml object 0: zero-area box" in reasons and "malformed XML" in reasons
+    assert "a.xml object 0 (bird): zero-area box" in reasons and "line 1, column 13: malformed XML" in reasons
 
 
 def test_render_detection_image_boxes_are_tight() -> None:

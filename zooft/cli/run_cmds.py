@@ -54,6 +54,7 @@ def eval_cmd(
     run_dir: Annotated[Path, Arg(help="Run directory written by 'zooft tune'.", metavar="RUN")],
     data: Annotated[str | None, Opt(help="Data to evaluate on [default: the run's held-out split].")] = None,
     data_format: Annotated[str | None, Opt(help="Force a data format.")] = None,
+    data_options: Annotated[str | None, Opt(help="The data format's own key=value,... (e.g. coco: images=DIR).")] = None,
     batch_size: Annotated[int, Opt(min=1, help="Batch size.")] = 32,
     as_json: Annotated[bool, Opt("--json", help="Print JSON.")] = False,
 ) -> None:
@@ -65,11 +66,14 @@ def eval_cmd(
     task = run.load_task()
     classes = run.classes
     if data:
+        from ..config import parse_value
         from ..data.formats import load_data
         from ..train.tune import format_options
 
+        # the run's host options (text columns …) but this data's own format options
+        given = parse_value("data_options", data_options, "command line")
         loaded = load_data(data, format=data_format, task=run.task, val_split=0.0, class_names=classes,
-                           options=format_options(run.config))
+                           options=format_options({**run.config, "data_options": given}))
         examples = [ex for split in loaded.splits.values() for ex in split]
     else:
         index = run.data()

@@ -19,6 +19,7 @@ def tune(
     val_data: Annotated[str | None, Opt(help="Separate validation data (else carved from --data).")] = None,
     test_data: Annotated[str | None, Opt(help="Separate test data for the final evaluation.")] = None,
     data_format: Annotated[str | None, Opt(help="Force a data format (image-folder, csv …).")] = None,
+    data_options: Annotated[str | None, Opt(help="The data format's own key=value,... (e.g. coco: images=DIR; voc: difficult=ignore).")] = None,
     image_size: Annotated[str | None, Opt(help="Input size N or HxW [default: the model's].")] = None,
     batch_size: Annotated[int | None, Opt(help="Batch size [default: 32].")] = None,
     epochs: Annotated[int | None, Opt(help="Head-only epochs, backbone frozen [default: 5].")] = None,

@@ -35,7 +35,7 @@ from ..errors import ConfigError, DataError
 from .files import DataFileError, read_data_file
 from .records import Example, LabeledData
 
-__all__ = ["SUPPORTED_FORMATS", "check_images", "inspect_image"]
+__all__ = ["SUPPORTED_FORMATS", "check_classes", "check_images", "inspect_image"]
 
 #: Pillow format names TensorFlow's decode_image also reads.
 SUPPORTED_FORMATS: frozenset[str] = frozenset({"JPEG", "MPO", "PNG", "BMP", "GIF"})
@@ -243,6 +243,37 @@ def _empty_classes(data: LabeledData) -> list[tuple[str, str]]:
     return problems
 
 
+def _split_gaps(data: LabeledData) -> list[str]:
+    """Classes that have training examples but none in another split (named per split)."""
+    counts = data.counts()
+    train = counts.get("train", {})
+    gaps = []
+    for split, per in counts.items():
+        if split == "train" or not any(per.values()):
+            continue
+        missing = [name for name in data.classes if train.get(name) and not per.get(name)]
+        if missing:
+            gaps.append(f"the {split} split has no examples of {len(missing)} class(es): {', '.join(missing)}")
+    return gaps
+
+
+def check_classes(data: LabeledData, *, skipped_files: bool = False) -> LabeledData:
+    """The class check, on the splits training will use (run it after the validation split is carved).
+
+    A class without training examples raises :class:`zooft.DataError` when
+    ``data.empty_classes`` is ``"error"``; with ``"warn"`` (a declared label map such as COCO's
+    categories) the class is kept and the returned data's ``warnings`` name it. Classes present
+    in train but missing from val/test are always warnings: the metrics then say nothing about
+    them. ``skipped_files`` adds that ``--skip-bad-files`` may have emptied a class to the hint.
+    """
+    empty = _empty_classes(data)
+    if empty and data.empty_classes != "warn":
+        hint = "add training images to those classes or remove them"
+        _raise(empty, data.root, hint + (" (--skip-bad-files left some files out)" if skipped_files else ""))
+    warnings = [f"{name}: {reason} (kept as a class)" for name, reason in empty] + _split_gaps(data)
+    return replace(data, warnings=[*data.warnings, *warnings]) if warnings else data
+
+
 def _summary(problems: list[tuple[str, str]], root: str) -> str:
     def short(path: str) -> str:
         if root and os.path.isabs(path):
@@ -281,14 +312,14 @@ def check_images(
     Problems found: files the format's loader could not use (its ``data.skipped``, e.g. a
     ``.txt`` in a class folder or a CSV row without a label), files that are missing, not
     images, truncated, or in a variant TensorFlow cannot decode, labels that look like typos of
-    a frequent label (``find_typos``), and classes without training examples
-    (``require_all_classes``; off for evaluation data).
+    a frequent label (``find_typos``), and, with ``require_all_classes``, classes without
+    training examples (:func:`check_classes`; :func:`zooft.data.formats.load_data` runs that
+    itself after carving the validation split).
 
     Without ``skip_bad_files`` any problem raises :class:`zooft.DataError`: a one-line message
     naming the first few, the hint to fix them or pass ``--skip-bad-files``, and the full list
     as ``error.problems`` (``[(path, reason), ...]``). With it, bad files and typo labels are
-    left out and recorded in the returned data's ``skipped``; classes without training
-    examples still raise, since no flag can make them learnable.
+    left out and recorded in the returned data's ``skipped``.
     """
     paths = list(dict.fromkeys(ex.source for examples in data.splits.values() for ex in examples))
     bad = _inspect_all(paths, workers)
@@ -308,12 +339,7 @@ def check_images(
     problems = list(dict.fromkeys(problems))  # a file listed in two splits is reported once
 
     if problems and not skip_bad_files:
-        empty = _empty_classes(data) if require_all_classes else []
-        _raise(
-            problems + empty,
-            data.root,
-            "fix or remove these files (and labels), or pass --skip-bad-files to leave them out",
-        )
+        _raise(problems, data.root, "fix or remove these files (and labels), or pass --skip-bad-files to leave them out")
 
     classes, remap = _drop_classes(data, set(typos))
     skipped = problems  # the loader's problems first, then the files and labels found here
@@ -326,10 +352,7 @@ def check_images(
 
     splits = {split: [relabel(ex) for ex in examples if keep(ex)] for split, examples in data.splits.items()}
     checked = replace(data, classes=classes, splits=splits, skipped=skipped)
-    if require_all_classes:
-        empty = _empty_classes(checked)
-        if empty:
-            hint = "add training images to those classes or remove them"
-            _raise(empty, data.root, hint + (" (--skip-bad-files left some files out)" if skipped else ""))
+    if require_all_classes:  # callers that split afterwards run check_classes themselves
+        return check_classes(checked, skipped_files=bool(skipped))
     return checked
 

@@ -33,6 +33,12 @@ class LabeledData:
     A format that finds no explicit splits puts everything in ``train``; the host then carves
     a seeded, stratified validation split. ``skipped`` lists files a check dropped (with
     ``--skip-bad-files``) as ``(path, reason)`` pairs; ``format`` names the plugin format.
+
+    ``empty_classes`` says what the data check does with a class that has no training examples
+    once the validation split is carved: ``"error"`` (the default: a class folder without
+    images is almost always a mistake) or ``"warn"`` (the format read a declared label map,
+    e.g. COCO categories of which some have no boxes: the model keeps the whole map).
+    ``warnings`` collects what the check found but did not refuse, for the run's report.
     """
 
     classes: list[str]
@@ -41,6 +47,8 @@ class LabeledData:
     root: str = ""
     modality: str = "image"
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    empty_classes: str = "error"
+    warnings: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Examples per class for each split (single-label data)."""

@@ -154,11 +154,16 @@ def load_training_data(config: dict[str, Any]) -> Any:
 
 
 def format_options(config: dict[str, Any]) -> dict[str, Any]:
-    """What a data format's ``load`` receives as keyword options: the task's options (text
-    columns, ``multi_label`` …; formats ignore the ones they do not use) and ``skip_bad_files``."""
-    options = {k: v for k, v in (config.get("task_options") or {}).items() if v is not None}
+    """What a data format's ``load`` receives as keyword options: the host's own
+    (:data:`zooft.data.formats.HOST_OPTIONS`: text columns and ``multi_label``, which are the
+    text task's options, and ``skip_bad_files``) and ``data_options``, the format's own
+    (``images=DIR`` …; checked against its declaration by load_data)."""
+    from ..data.formats import HOST_OPTIONS
+
+    task_options = config.get("task_options") or {}
+    options = {k: v for k, v in task_options.items() if k in HOST_OPTIONS and v is not None}
     options["skip_bad_files"] = bool(config.get("skip_bad_files"))
-    return options
+    return {**options, **dict(config.get("data_options") or {})}
 
 
 def phases_of(config: dict[str, Any]) -> list[Phase]:
@@ -188,11 +193,15 @@ def tune(options: dict[str, Any], *, console: Any = None) -> Run:
     if resume_dir is None:
         data = load_training_data(config)  # before the run directory: a bad data set leaves nothing behind
         report_skipped(data, err)
+        from rich.markup import escape
+
+        for warning in data.warnings:  # also in data.json and the report
+            err.print(f"[yellow]warning:[/] {escape(warning)}")
         run_dir = prepare_run_dir(resolved, spec)
     else:
         run_dir = resume_dir
     with run_lock(run_dir):  # one writer per run: a second 'tune --resume RUN' fails in one line
-        _tune_locked(resolved, spec, run_dir, resume_dir, data if resume_dir is None else None, started)
+        _tune_locked(resolved, spec, run_dir, resume_dir, data if resume_dir is None else None, started, err)
     return Run.open(run_dir)
 
 
@@ -212,10 +221,9 @@ def report_skipped(data: Any, console: Any) -> None:
 
 
 def _tune_locked(resolved: ResolvedConfig, spec: ModelSpec, run_dir: Path, resume_dir: Path | None,
-                 data: Any, started: float) -> None:
-    """The part of :func:`tune` that writes into the run directory (with its lock held)."""
-    from ..cli.console import err
-
+                 data: Any, started: float, err: Any) -> None:
+    """The part of :func:`tune` that writes into the run directory (with its lock held);
+    notes go to ``err`` (the caller's console)."""
     config = resolved.values
     if resume_dir is None:
         Run(run_dir).write_json("data.json", data_to_json(data))
@@ -259,7 +267,6 @@ def _tune_locked(resolved: ResolvedConfig, spec: ModelSpec, run_dir: Path, resum
             result = export_run(run, fmt, options)
             err.print(f"exported {item}: {result['artifact']}")
         refresh_report(run)
-    return Run.open(run_dir)
 
 
 def prefetch_weights(spec: ModelSpec, config: dict[str, Any]) -> None:
