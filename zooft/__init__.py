@@ -133,7 +133,6 @@ __all__ = [
     "__version__",
     "check_data_file",
     "export",
-    "fingerprint_files",
     "hookimpl",
     "list_models",
     "load_run",
