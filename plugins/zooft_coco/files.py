@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -20,19 +19,14 @@ MAX_BYTES = 2 << 30
 
 
 def read_annotation_file(path: str | os.PathLike[str], *, hint: str) -> bytes:
-    """The bytes of ``path``; :class:`zooft.DataError` (with ``hint``) when it is missing, not a
-    regular file, larger than :data:`MAX_BYTES` or unreadable."""
-    name = os.fspath(path)
+    """The bytes of ``path`` under the host's data-file rule (:func:`zooft.read_data_file`:
+    regular files only, checked before opening, never more than :data:`MAX_BYTES`);
+    :class:`zooft.DataError` with ``hint`` when it is missing, not a regular file, too large
+    or unreadable."""
     try:
-        info = os.stat(name)
-        if not stat.S_ISREG(info.st_mode):
-            raise zooft.DataError(f"{name} is not a regular file", hint=hint)
-        if info.st_size > MAX_BYTES:
-            raise zooft.DataError(f"{name} is {info.st_size / 2**30:.1f} GiB, above the {MAX_BYTES >> 30} GiB limit for annotation files", hint=hint)
-        with open(name, "rb") as handle:
-            return handle.read(MAX_BYTES + 1)
-    except OSError as exc:
-        raise zooft.DataError(f"cannot read {name}: {exc.strerror or exc}", hint=hint) from None
+        return zooft.read_data_file(path, max_bytes=MAX_BYTES)
+    except zooft.DataFileError as exc:
+        raise zooft.DataError(str(exc), hint=hint) from None
 
 
 def read_json(path: Path, *, hint: str) -> Any:

@@ -66,10 +66,8 @@ def label_map_file(files: list[Path]) -> Path | None:
 def read_label_map(file: Path) -> dict[int, str]:
     """``{id: name}`` from a label map ``.pbtxt``; one-line errors name the file and the item."""
     try:
-        if file.stat().st_size > MAX_LABEL_MAP_BYTES:
-            raise zooft.DataError(f"{file} is larger than {MAX_LABEL_MAP_BYTES >> 20} MiB: not a label map")
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = zooft.read_data_file(file, max_bytes=MAX_LABEL_MAP_BYTES).decode("utf-8")
+    except (zooft.DataFileError, UnicodeDecodeError) as exc:
         raise zooft.DataError(f"cannot read label map {file}: {exc}", hint="a UTF-8 text file of item { id: 1 name: 'cat' }") from None
     classes: dict[int, str] = {}
     for n, item in enumerate(_ITEM.findall(text), start=1):

@@ -180,7 +180,7 @@ def test_malformed_json_names_file_and_line(tmp_path: Path) -> None:
 def test_annotation_files_must_be_regular_and_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = _write(tmp_path, _doc([]))
     monkeypatch.setattr(files, "MAX_BYTES", 10)
-    with pytest.raises(zooft.DataError, match="above the 0 GiB limit|GiB"):
+    with pytest.raises(zooft.DataError, match="above the .* limit"):
         files.read_annotation_file(path, hint="h")
     monkeypatch.undo()
     with pytest.raises(zooft.DataError, match="is not a regular file"):
