@@ -183,7 +183,7 @@ def test_annotation_files_must_be_regular_and_bounded(tmp_path: Path, monkeypatc
     with pytest.raises(zooft.DataError, match="above the .* limit"):
         files.read_annotation_file(path, hint="h")
     monkeypatch.undo()
-    with pytest.raises(zooft.DataError, match="is not a regular file"):
+    with pytest.raises(zooft.DataError, match="not a regular file"):
         files.read_annotation_file(tmp_path, hint="h")
     if hasattr(os, "mkfifo"):
         os.mkfifo(tmp_path / "pipe.json")
