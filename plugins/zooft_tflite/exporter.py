@@ -12,9 +12,14 @@ Quantization modes (``quantize``):
 - ``int8``: int8 weights and activations calibrated on ``context.calibration``; float32 input
   and output, with float kernels kept for any op that has no int8 kernel.
 - ``int8-full``: integer only (``TFLITE_BUILTINS_INT8``; conversion fails rather than fall back),
-  with int8 or uint8 (``io_type``) input and output, for integer-only accelerators (Edge TPU,
-  NPUs, microcontrollers). Callers quantize inputs / dequantize outputs with the tensor's
-  scale and zero point; :mod:`zooft.artifacts` does it for them.
+  for integer-only accelerators (Edge TPU, NPUs, microcontrollers). ``io_type``: ``uint8``
+  (default: what MediaPipe Tasks and the TFLite Task Library accept, and what TFLite Model Maker
+  produced), ``int8``, or ``float32`` (a quantize / dequantize op at each end of the integer
+  body). Callers quantize inputs / dequantize outputs with the tensor's scale and zero point;
+  :mod:`zooft.artifacts` does it for them.
+
+Every export also carries the standard ``TFLITE_METADATA`` (:mod:`zooft_tflite.metadata`,
+chosen by :mod:`zooft_tflite.standard`) next to zooft's own JSON.
 """
 
 from __future__ import annotations
@@ -60,7 +65,7 @@ def parse_options(options: dict[str, Any]) -> tuple[str, str | None]:
             hint="drop io_type, or use quantize=int8-full",
         )
     if mode == "int8-full":
-        io_type = io_type or "int8"
+        io_type = io_type or IO_TYPES[0]
         if io_type not in IO_TYPES:
             raise zooft.ConfigError(f"tflite io_type={io_type!r} is not valid; allowed: {', '.join(IO_TYPES)}")
     return mode, io_type
@@ -87,7 +92,8 @@ def convert(model: Any, mode: str, io_type: str | None, calibration: Any, workdi
         converter.representative_dataset = lambda: ([images[i : i + 1]] for i in range(len(images)))
     if mode == "int8-full":
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = converter.inference_output_type = tf.as_dtype(io_type)
+        if io_type != "float32":  # float32: the converter's default float interface stays
+            converter.inference_input_type = converter.inference_output_type = tf.as_dtype(io_type)
     return bytes(converter.convert())
 
 
@@ -98,7 +104,8 @@ def describe_io(flatbuffer: bytes) -> dict[str, Any]:
 
     def view(details: dict[str, Any]) -> dict[str, Any]:
         return {
-            name: {"dtype": np.dtype(d["dtype"]).name, "quantization": [float(d["quantization"][0]), int(d["quantization"][1])]}
+            name: {"dtype": np.dtype(d["dtype"]).name, "shape": [int(v) for v in d["shape"]],
+                   "quantization": [float(d["quantization"][0]), int(d["quantization"][1])]}
             for name, d in details.items()
         }
 
@@ -135,17 +142,29 @@ def embed_metadata(flatbuffer: bytes, metadata: dict[str, Any]) -> bytes:
 
 
 class TFLiteExporter:
-    """The ``tflite`` format: ``model.tflite`` (metadata embedded) plus ``labels.txt``."""
+    """The ``tflite`` format: ``model.tflite`` (zooft's and the standard metadata embedded,
+    labels packed) plus ``labels.txt``."""
 
     def export(self, context: zooft.ExportContext, out_dir: Path) -> Path:
         """Convert, describe the quantized I/O in the metadata, embed it, write the sidecars."""
+        from .metadata import METADATA_NAME, min_parser_version, populate
+        from .standard import standard_metadata
+
         mode, io_type = parse_options(context.options)
         # the intermediate SavedModel lives inside out_dir, so a failure cleans it up with it
         with tempfile.TemporaryDirectory(dir=out_dir, prefix=".convert-") as work:
             flatbuffer = convert(context.model, mode, io_type, context.calibration, Path(work))
-        context.metadata.update(format="tflite", quantize=mode, io_type=io_type, tensors=describe_io(flatbuffer))
+        tensors = describe_io(flatbuffer)
+        context.metadata.update(format="tflite", quantize=mode, io_type=io_type, tensors=tensors)
+        standard = standard_metadata(context.metadata, context.classes, tensors)
         context.metadata["metadata_embedded"] = METADATA_KEY
+        if standard is not None:
+            spec, files = standard
+            context.metadata["standard_metadata"] = {"name": METADATA_NAME, "min_parser_version": min_parser_version(spec),
+                                                     "associated_files": sorted(files)}
         flatbuffer = embed_metadata(flatbuffer, context.metadata)
+        if standard is not None:
+            flatbuffer = populate(flatbuffer, *standard)
         path = out_dir / MODEL_FILE
         path.write_bytes(flatbuffer)
         (out_dir / "labels.txt").write_text("".join(f"{c}\n" for c in context.classes), encoding="utf-8")

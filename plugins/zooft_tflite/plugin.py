@@ -9,7 +9,7 @@ import zooft
 
 # Kept here (not in exporter.py) so listing options never imports TensorFlow.
 QUANTIZE_MODES = ("none", "float16", "dynamic", "int8", "int8-full")
-IO_TYPES = ("int8", "uint8")
+IO_TYPES = ("uint8", "int8", "float32")  # int8-full input/output; the first is the default
 
 
 def _factory() -> Any:
