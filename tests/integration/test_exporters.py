@@ -371,3 +371,11 @@ def test_unknown_format_names_the_known_ones(trained: dict[str, Any]) -> None:
     with pytest.raises(zooft.PluginError, match="no exporter named 'tflight'") as info:
         export_run(trained["run"], "tflight", {})
     assert "tflite" in (info.value.hint or "")
+
+
+def test_cli_reaches_io_type(trained: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    """``--io-type`` goes to the tflite exporter's option check (before anything is loaded)."""
+    from zooft.cli import run as cli
+
+    assert cli(["export", str(trained["run"]), "-f", "tflite", "--quantize", "int8-full", "--io-type", "int16"]) != 0
+    assert "io_type='int16' is not valid; allowed: uint8, int8, float32" in capsys.readouterr().err
