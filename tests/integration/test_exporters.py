@@ -189,6 +189,26 @@ def test_onnx_named_io_dynamic_batch_and_metadata(trained: dict[str, Any]) -> No
 
 
 @pytest.mark.slow
+def test_onnx_uint8_input_takes_decoded_pixels(trained: dict[str, Any]) -> None:
+    """input_type=uint8: the cast is inside the graph; a client feeds its decoder's uint8 array."""
+    import onnxruntime as ort
+    from PIL import Image
+
+    result = export_run(trained["run"], "onnx", {"input_type": "uint8"})
+    report = result["parity"]
+    assert result["name"] == "onnx-uint8" and report["passed"] and report["metrics"]["max_abs"] <= 1e-4, report
+    assert report["metrics"]["input_type"] == "uint8"
+    session = ort.InferenceSession(result["artifact"], providers=["CPUExecutionProvider"])
+    (inp,) = session.get_inputs()
+    assert (inp.name, inp.type, inp.shape[1:]) == ("image", "tensor(uint8)", [fx.SIZE, fx.SIZE, 3])
+    files = sorted((trained["run"].parent / f"{trained['run'].name}-data" / "test").glob("*.png"))[:16]
+    pixels = np.stack([np.asarray(Image.open(f).convert("RGB")) for f in files])  # uint8, as decoded
+    (probs,) = session.run(["probabilities"], {"image": pixels})
+    np.testing.assert_allclose(probs, trained["reference"][:16], atol=1e-4)
+    assert json.loads(session.get_modelmeta().custom_metadata_map["zooft_metadata"])["input_dtype"] == "uint8"
+
+
+@pytest.mark.slow
 def test_benchmark_every_format(trained: dict[str, Any], tflite_exports: dict[str, Any]) -> None:
     exports = trained["run"] / "exports"
     if not (exports / "savedmodel").exists():
@@ -344,6 +364,7 @@ def test_pillow_loader_matches_the_training_loader(trained: dict[str, Any], tmp_
         ("tflite", {"quantize": "int4"}, r"quantize='int4' is not valid; allowed: none, float16, dynamic, int8, int8-full"),
         ("tflite", {"quantise": "int8"}, r"unknown tflite export option 'quantise'"),
         ("tflite", {"io_type": "int16", "quantize": "int8-full"}, r"io_type='int16' is not valid; allowed: uint8, int8, float32"),
+        ("onnx", {"input_type": "int8"}, r"input_type='int8' is not valid; allowed: float32, uint8"),
         ("savedmodel", {"quantize": "int8"}, r"unknown savedmodel export option 'quantize'"),
         ("tflite", {"samples": 0}, r"samples=0"),
         ("tflite", {"tolerance": "loose"}, r"bad export option value"),
