@@ -18,6 +18,9 @@ Quantization modes (``quantize``):
   body). Callers quantize inputs / dequantize outputs with the tensor's scale and zero point;
   :mod:`zooft.artifacts` does it for them.
 
+Text models (the text task's ``export_model``) take token ids; with ``text_inputs=bert`` they take
+BERT's three inputs instead (:mod:`zooft_tflite.multi_input` converts and runs those).
+
 Every export also carries the standard ``TFLITE_METADATA`` (:mod:`zooft_tflite.metadata`,
 chosen by :mod:`zooft_tflite.standard`) next to zooft's own JSON.
 """
@@ -75,7 +78,15 @@ def convert(model: Any, mode: str, io_type: str | None, calibration: Any, workdi
     """The .tflite flatbuffer for ``model`` in ``mode`` (SavedModel written under ``workdir``)."""
     import tensorflow as tf
 
-    saved = write_saved_model(model, workdir / "saved_model", uint8=False)
+    if len(model.inputs) > 1:
+        from . import multi_input
+
+        if mode in ("int8", "int8-full"):
+            raise zooft.ConfigError(f"tflite quantize={mode} is not supported for a model with {len(model.inputs)} inputs",
+                                    hint="use quantize=none, float16 or dynamic")
+        saved = multi_input.write_saved_model(model, workdir / "saved_model")
+    else:
+        saved = write_saved_model(model, workdir / "saved_model", uint8=False)
     converter = tf.lite.TFLiteConverter.from_saved_model(str(saved), signature_keys=["serving_default"])
     if mode != "none":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -151,6 +162,12 @@ class TFLiteExporter:
         from .standard import standard_metadata
 
         mode, io_type = parse_options(context.options)
+        if context.options.get("text_inputs", "ids") != "ids" and len(context.model.inputs) == 1:
+            raise zooft.ConfigError(
+                f"tflite text_inputs={context.options['text_inputs']} applies to text models on a BERT backbone;"
+                f" this {context.task} model takes one {context.model.inputs[0].dtype} input",
+                hint="drop text_inputs",
+            )
         # the intermediate SavedModel lives inside out_dir, so a failure cleans it up with it
         with tempfile.TemporaryDirectory(dir=out_dir, prefix=".convert-") as work:
             flatbuffer = convert(context.model, mode, io_type, context.calibration, Path(work))
@@ -173,11 +190,17 @@ class TFLiteExporter:
     def verify(self, context: zooft.ExportContext, artifact: Path) -> zooft.ParityReport:
         """Run the .tflite in LiteRT (batched, quantizing I/O as needed) against the Keras model."""
         mode, io_type = parse_options(context.options)
-        loaded = load_artifact(artifact)
-        candidate = loaded.outputs(context.samples)
+        if len(context.model.inputs) > 1:  # e.g. BERT's ids / mask / segment_ids: samples are a dict
+            from . import multi_input
+
+            reference = multi_input.reference_outputs(context.model, context.samples)
+            candidate, runtime = multi_input.run(artifact, context.samples)
+        else:
+            loaded = load_artifact(artifact)
+            reference, candidate, runtime = reference_outputs(context.model, context.samples), loaded.outputs(context.samples), loaded.runtime
         return parity.build_report(
             "tflite",
-            reference_outputs(context.model, context.samples),
+            reference,
             candidate,
             task=context.parity_task,
             gates=GATES[mode],
@@ -185,6 +208,6 @@ class TFLiteExporter:
             targets=context.sample_targets,
             classes=context.classes,
             tolerance=context.tolerance,
-            extra={"runtime": loaded.runtime, "quantize": mode, "io_type": io_type},
+            extra={"runtime": runtime, "quantize": mode, "io_type": io_type},
             quantize=mode,
         )

@@ -1,7 +1,8 @@
 """Export a really trained tiny classifier to every format and quantization, through the host.
 
-One module-scoped run is trained once (~15 s); tests that break or replace exports work on a
-copy of it. Sizes, diffs and latencies measured here are printed with ``-s`` (see docs/export.md).
+One run is trained once per session (tests/integration/conftest.py, ~15 s) and its TFLite
+variants exported once (shared with test_mobile_clients.py); tests that break or replace
+exports work on a copy of it. Sizes, diffs and latencies measured here are printed with ``-s`` (see docs/export.md).
 """
 
 from __future__ import annotations
@@ -58,31 +59,23 @@ def use_export_host(zooft_env: Path, export_host: PluginHost) -> None:
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    root = tmp_path_factory.mktemp("runs") / "tiny"
-    info = fx.write_run(root)
+def trained(trained_export_run: dict[str, Any]) -> dict[str, Any]:
+    """The session's trained run (tests/integration/conftest.py) with its Keras model and outputs."""
+    info = dict(trained_export_run)
     # the premise of every quantization test: a model that is accurate and not saturated
     assert info["accuracy"] >= 0.9 and info["confidence_p5"] < 0.9, info
     assert info["params"] >= 50_000
-    info["run"] = root
     import keras
 
-    info["model"] = keras.saving.load_model(root / "model.keras")
+    info["model"] = keras.saving.load_model(info["run"] / "model.keras")
     info["reference"] = info["model"].predict(info["x_test"], verbose=0)
     return info
 
 
 @pytest.fixture(scope="module")
-def tflite_exports(trained: dict[str, Any], export_host: PluginHost) -> dict[str, Any]:
-    """Every TFLite mode exported once; a failure is kept and re-raised by that mode's test."""
-    reset_host(export_host)  # module-scoped: set up before the per-test host fixture runs
-    results: dict[str, Any] = {}
-    for name, options in TFLITE_MODES:
-        try:
-            results[name] = export_run(trained["run"], "tflite", options)
-        except zooft.ZooftError as exc:
-            results[name] = exc
-    return results
+def tflite_exports(tflite_exports_of_trained_run: dict[str, Any]) -> dict[str, Any]:
+    """Every TFLite mode exported once (session fixture), by mode name."""
+    return {mode: tflite_exports_of_trained_run["tflite" if mode == "none" else f"tflite-{mode}"] for mode, _ in TFLITE_MODES}
 
 
 @pytest.fixture
