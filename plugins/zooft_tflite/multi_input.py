@@ -48,10 +48,11 @@ def write_saved_model(model: Any, out_dir: Path) -> Path:
 
 def reference_outputs(model: Any, samples: dict[str, Any], batch_size: int = 32) -> dict[str, np.ndarray]:
     """The Keras model's outputs on ``samples`` (``{input name: array}``), by output name."""
-    from zooft import parity
-
     raw = model.predict({k: np.asarray(v) for k, v in samples.items()}, batch_size=batch_size, verbose=0)
-    return parity.as_output_dict(raw, [str(n) for n in model.output_names])
+    if isinstance(raw, dict):
+        return {str(k): np.asarray(v) for k, v in raw.items()}
+    raw = raw if isinstance(raw, (list, tuple)) else [raw]
+    return {str(n): np.asarray(v) for n, v in zip(model.output_names, raw)}
 
 
 def run(artifact: Path, samples: dict[str, Any], batch_size: int = 32) -> tuple[dict[str, np.ndarray], str]:
@@ -60,10 +61,17 @@ def run(artifact: Path, samples: dict[str, Any], batch_size: int = 32) -> tuple[
     Integer inputs are passed as they are (token ids, masks); quantized float outputs are
     dequantized with their scale and zero point.
     """
-    from zooft.artifacts import tflite_interpreter
+    try:
+        from importlib.metadata import version
 
-    interpreter_cls, runtime = tflite_interpreter()
-    interpreter = interpreter_cls(model_path=str(artifact))
+        from ai_edge_litert.interpreter import Interpreter
+
+        runtime = f"ai_edge_litert {version('ai-edge-litert')}"
+    except ImportError:  # TensorFlow's deprecated copy, as zooft's artifact runner falls back to
+        import tensorflow as tf
+
+        Interpreter, runtime = tf.lite.Interpreter, f"tf.lite.Interpreter {tf.__version__}"
+    interpreter = Interpreter(model_path=str(artifact))
     runner = interpreter.get_signature_runner("serving_default")
     details = runner.get_input_details()
     missing = sorted(set(details) - set(samples))
