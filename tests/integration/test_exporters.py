@@ -373,6 +373,7 @@ def test_bad_options_are_config_errors(trained: dict[str, Any], fmt: str, option
 @pytest.mark.parametrize(
     ("fmt", "options", "match"),
     [("tflite", {"quantize": "int8", "io_type": "uint8"}, "applies only to quantize=int8-full"),
+     ("tflite", {"text_inputs": "bert"}, "text_inputs=bert applies to text models on a BERT backbone"),
      ("onnx", {"opset": "99"}, r"opset='99' is not valid; allowed: 13-18")],
 )
 def test_exporter_level_option_errors_leave_no_temp_dir(fresh_run: Path, fmt: str, options: dict[str, Any], match: str) -> None:
