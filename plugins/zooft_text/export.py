@@ -4,6 +4,11 @@
   (loading it needs ``tensorflow_text``, listed in the metadata as ``tf_op_libraries``).
 - ``tflite`` and ``onnx`` cannot hold the tokenizer's ops (FACTS.md), so they convert
   ``token_ids (int32, (None, L)) -> probabilities``: the backbone's ``encoder`` plus the head.
+  With the tflite option ``text_inputs=bert`` the model takes BERT's three int32 inputs ``ids``,
+  ``mask`` and ``segment_ids`` instead (keras-hub's ``BertBackbone`` fed directly), the layout
+  MediaPipe Tasks' ``TextClassifier`` requires (it picks the model type from the input count
+  and finds the tensors by these metadata names). Every TFLite export carries the standard
+  metadata: a BERT tokenizer unit with the vocabulary packed as ``vocab.txt``, and the labels.
   The tokenizer layer's config (class, vocabulary, settings, sequence length) goes into the
   metadata, and :func:`export_inputs` rebuilds that layer on the host to tokenize, so the ids
   are exactly those the graph would make.
@@ -21,6 +26,8 @@ import numpy as np
 import zooft
 
 STRING_FORMATS = ("savedmodel",)
+BERT_INPUTS = ("ids", "mask", "segment_ids")  # MediaPipe / Task Library names, this order
+VOCAB_FILE = "vocab.txt"
 # Unquantized float exports: the same maths in another runtime (SavedModel: the same kernels).
 FLOAT_GATES = {"savedmodel": 1e-5, "tflite": 1e-4, "onnx": 1e-4}
 QUANTIZED_GATES = {"float16": {"max_abs": 0.02, "agreement": 0.98}, "dynamic": {"agreement": 0.95}}
@@ -59,14 +66,53 @@ def export_model(model: Any, format: str, metadata: dict[str, Any], settings: di
     metadata["input"] = {"name": "token_ids", "dtype": "int32", "shape": [None, sequence_length], "tokenizer": "on the host"}
     metadata["input_dtype"] = "int32"
     metadata["tokenizer"] = {"module": type(tokenizer).__module__, "class": type(tokenizer).__name__, "config": tokenizer.get_config()}
-    token_ids = keras.Input((sequence_length,), dtype="int32", name="token_ids")
-    x = encoder(token_ids)["pooled"]
+    bert_inputs = format == "tflite" and (metadata.get("options") or {}).get("text_inputs") == "bert"
+    if bert_inputs:
+        metadata["input"] = {"names": list(BERT_INPUTS), "dtype": "int32", "shape": [None, sequence_length], "tokenizer": "on the host"}
+        core = next((layer for layer in encoder.layers if type(layer).__name__ == "BertBackbone"), None)
+        if core is None:
+            raise zooft.ExportError("text_inputs=bert needs a keras-hub BertBackbone inside the encoder", hint="drop text_inputs")
+        inputs = {name: keras.Input((sequence_length,), dtype="int32", name=name) for name in BERT_INPUTS}
+        out = core({"token_ids": inputs["ids"], "segment_ids": inputs["segment_ids"],
+                    "padding_mask": keras.ops.cast(inputs["mask"], "bool")})
+        x = out["pooled_output"]
+    else:
+        inputs = keras.Input((sequence_length,), dtype="int32", name="token_ids")
+        x = encoder(inputs)["pooled"]
     backbone_index = next(i for i, layer in enumerate(model.layers) if layer is _owner(model, encoder))
     for layer in model.layers[backbone_index + 1:]:
         if isinstance(layer, keras.layers.Dropout):
             continue  # identity at inference
         x = layer(x)
-    return keras.Model(token_ids, {"probabilities": x}, name="zooft_text_classifier_ids")
+    if format == "tflite":
+        metadata["tflite_metadata"] = tflite_metadata(list(tokenizer.get_config()["vocabulary"]), bert_inputs)
+    return keras.Model(inputs, {"probabilities": x}, name="zooft_text_classifier_bert" if bert_inputs else "zooft_text_classifier_ids")
+
+
+def tflite_metadata(vocabulary: list[str], bert_inputs: bool) -> dict[str, Any]:
+    """The standard TFLite metadata of a text classifier (the tflite exporter's ``tflite_metadata``
+    contract, docs/plugins.md): the token-id input(s), a BERT tokenizer unit with the vocabulary,
+    the scores labelled by ``labels.txt``."""
+    described = {
+        "ids": "WordPiece ids: [CLS] tokens [SEP], then [PAD] up to the sequence length",
+        "mask": "1 for each token of ids, 0 for padding",
+        "segment_ids": "0 for every position (one segment)",
+        "token_ids": "WordPiece ids: [CLS] tokens [SEP], then [PAD] (padding mask and segments are derived inside)",
+    }
+    keys = list(BERT_INPUTS) if bert_inputs else ["token_ids"]
+    inputs = [{"name": "ids" if key == "token_ids" else key, "signature_key": key, "description": described[key],
+               "content": {"kind": "feature"}} for key in keys]
+    vocab = {"name": VOCAB_FILE, "description": "WordPiece vocabulary, one token per line (line number = id)", "type": "VOCABULARY"}
+    return {
+        "spec": {
+            "inputs": inputs,
+            "outputs": [{"name": "probability", "signature_key": "probabilities", "description": "one score per class",
+                         "content": {"kind": "feature"}, "stats": {"min": [0.0], "max": [1.0]},
+                         "associated_files": [{"name": "labels.txt", "description": "class labels", "type": "TENSOR_AXIS_LABELS"}]}],
+            "input_process_units": [{"bert_tokenizer": {"vocab_file": [vocab]}}],
+        },
+        "files": {VOCAB_FILE: "".join(f"{token}\n" for token in vocabulary)},
+    }
 
 
 def _owner(model: Any, inner: Any) -> Any:
@@ -99,7 +145,8 @@ def tokenizer_from_metadata(spec: dict[str, Any]) -> Any:
 
 def export_inputs(raw: Any, metadata: dict[str, Any], batch: int = 256) -> Any:
     """Strings (any sequence) -> an object array of strings, or int32 token ids ``(n, L)`` when
-    the artifact takes ids (its metadata has a ``tokenizer``)."""
+    the artifact takes ids (its metadata has a ``tokenizer``), or ``{"ids", "mask",
+    "segment_ids"}`` arrays for a BERT-inputs artifact."""
     texts = np.asarray([str(t) for t in np.asarray(raw, dtype=object).reshape(-1)], dtype=object)
     spec = metadata.get("tokenizer")
     if not spec:
@@ -108,11 +155,12 @@ def export_inputs(raw: Any, metadata: dict[str, Any], batch: int = 256) -> Any:
 
     layer = tokenizer_from_metadata(spec)
     length = int(spec["config"]["sequence_length"])
-    if not len(texts):
-        return np.zeros((0, length), dtype=np.int32)
     chunks = [np.asarray(layer(tf.constant(list(texts[i:i + batch]), dtype=tf.string)), dtype=np.int32)
               for i in range(0, len(texts), batch)]
-    return np.concatenate(chunks)
+    ids = np.concatenate(chunks) if chunks else np.zeros((0, length), dtype=np.int32)
+    if list((metadata.get("input") or {}).get("names") or []) == list(BERT_INPUTS):
+        return {"ids": ids, "mask": (ids != layer.pad_id).astype(np.int32), "segment_ids": np.zeros_like(ids)}
+    return ids
 
 
 def parity(reference: dict[str, Any], candidate: dict[str, Any], *, labels: Any, classes: list[str], format: str,  # noqa: A002

@@ -12,9 +12,17 @@ Quantization modes (``quantize``):
 - ``int8``: int8 weights and activations calibrated on ``context.calibration``; float32 input
   and output, with float kernels kept for any op that has no int8 kernel.
 - ``int8-full``: integer only (``TFLITE_BUILTINS_INT8``; conversion fails rather than fall back),
-  with int8 or uint8 (``io_type``) input and output, for integer-only accelerators (Edge TPU,
-  NPUs, microcontrollers). Callers quantize inputs / dequantize outputs with the tensor's
-  scale and zero point; :func:`zooft.load_artifact` does it for them.
+  for integer-only accelerators (Edge TPU, NPUs, microcontrollers). ``io_type``: ``uint8``
+  (default: what MediaPipe Tasks and the TFLite Task Library accept, and what TFLite Model Maker
+  produced), ``int8``, or ``float32`` (a quantize / dequantize op at each end of the integer
+  body). Callers quantize inputs / dequantize outputs with the tensor's scale and zero point;
+  :func:`zooft.load_artifact` does it for them.
+
+Text models (the text task's ``export_model``) take token ids; with ``text_inputs=bert`` they take
+BERT's three inputs instead (:mod:`zooft_tflite.multi_input` converts and runs those).
+
+Every export also carries the standard ``TFLITE_METADATA`` (:mod:`zooft_tflite.metadata`,
+chosen by :mod:`zooft_tflite.standard`) next to zooft's own JSON.
 """
 
 from __future__ import annotations
@@ -59,7 +67,7 @@ def parse_options(options: dict[str, Any]) -> tuple[str, str | None]:
             hint="drop io_type, or use quantize=int8-full",
         )
     if mode == "int8-full":
-        io_type = io_type or "int8"
+        io_type = io_type or IO_TYPES[0]
         if io_type not in IO_TYPES:
             raise zooft.ConfigError(f"tflite io_type={io_type!r} is not valid; allowed: {', '.join(IO_TYPES)}")
     return mode, io_type
@@ -69,7 +77,15 @@ def convert(model: Any, mode: str, io_type: str | None, calibration: Any, workdi
     """The .tflite flatbuffer for ``model`` in ``mode`` (SavedModel written under ``workdir``)."""
     import tensorflow as tf
 
-    saved = write_saved_model(model, workdir / "saved_model", uint8=False)
+    if len(model.inputs) > 1:
+        from . import multi_input
+
+        if mode in ("int8", "int8-full"):
+            raise zooft.ConfigError(f"tflite quantize={mode} is not supported for a model with {len(model.inputs)} inputs",
+                                    hint="use quantize=none, float16 or dynamic")
+        saved = multi_input.write_saved_model(model, workdir / "saved_model")
+    else:
+        saved = write_saved_model(model, workdir / "saved_model", uint8=False)
     converter = tf.lite.TFLiteConverter.from_saved_model(str(saved), signature_keys=["serving_default"])
     if mode != "none":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -86,7 +102,8 @@ def convert(model: Any, mode: str, io_type: str | None, calibration: Any, workdi
         converter.representative_dataset = lambda: ([images[i : i + 1]] for i in range(len(images)))
     if mode == "int8-full":
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = converter.inference_output_type = tf.as_dtype(io_type)
+        if io_type != "float32":  # float32: the converter's default float interface stays
+            converter.inference_input_type = converter.inference_output_type = tf.as_dtype(io_type)
     return bytes(converter.convert())
 
 
@@ -97,7 +114,8 @@ def describe_io(flatbuffer: bytes) -> dict[str, Any]:
 
     def view(details: dict[str, Any]) -> dict[str, Any]:
         return {
-            name: {"dtype": np.dtype(d["dtype"]).name, "quantization": [float(d["quantization"][0]), int(d["quantization"][1])]}
+            name: {"dtype": np.dtype(d["dtype"]).name, "shape": [int(v) for v in d["shape"]],
+                   "quantization": [float(d["quantization"][0]), int(d["quantization"][1])]}
             for name, d in details.items()
         }
 
@@ -134,17 +152,35 @@ def embed_metadata(flatbuffer: bytes, metadata: dict[str, Any]) -> bytes:
 
 
 class TFLiteExporter:
-    """The ``tflite`` format: ``model.tflite`` (metadata embedded) plus ``labels.txt``."""
+    """The ``tflite`` format: ``model.tflite`` (zooft's and the standard metadata embedded,
+    labels packed) plus ``labels.txt``."""
 
     def export(self, context: zooft.ExportContext, out_dir: Path) -> Path:
         """Convert, describe the quantized I/O in the metadata, embed it, write the sidecars."""
+        from .metadata import METADATA_NAME, min_parser_version, populate
+        from .standard import standard_metadata
+
         mode, io_type = parse_options(context.options)
+        if context.options.get("text_inputs", "ids") != "ids" and len(context.model.inputs) == 1:
+            raise zooft.ConfigError(
+                f"tflite text_inputs={context.options['text_inputs']} applies to text models on a BERT backbone;"
+                f" this {context.task} model takes one {context.model.inputs[0].dtype} input",
+                hint="drop text_inputs",
+            )
         # the intermediate SavedModel lives inside out_dir, so a failure cleans it up with it
         with tempfile.TemporaryDirectory(dir=out_dir, prefix=".convert-") as work:
             flatbuffer = convert(context.model, mode, io_type, context.calibration, Path(work))
-        context.metadata.update(format="tflite", quantize=mode, io_type=io_type, tensors=describe_io(flatbuffer))
+        tensors = describe_io(flatbuffer)
+        context.metadata.update(format="tflite", quantize=mode, io_type=io_type, tensors=tensors)
+        standard = standard_metadata(context.metadata, context.classes, tensors)
         context.metadata["metadata_embedded"] = METADATA_KEY
+        if standard is not None:
+            spec, files = standard
+            context.metadata["standard_metadata"] = {"name": METADATA_NAME, "min_parser_version": min_parser_version(spec),
+                                                     "associated_files": sorted(files)}
         flatbuffer = embed_metadata(flatbuffer, context.metadata)
+        if standard is not None:
+            flatbuffer = populate(flatbuffer, *standard)
         path = out_dir / MODEL_FILE
         path.write_bytes(flatbuffer)
         (out_dir / "labels.txt").write_text("".join(f"{c}\n" for c in context.classes), encoding="utf-8")
@@ -153,11 +189,17 @@ class TFLiteExporter:
     def verify(self, context: zooft.ExportContext, artifact: Path) -> zooft.ParityReport:
         """Run the .tflite in LiteRT (batched, quantizing I/O as needed) against the Keras model."""
         mode, io_type = parse_options(context.options)
-        loaded = load_artifact(artifact)
-        candidate = loaded.outputs(context.samples)
+        if len(context.model.inputs) > 1:  # e.g. BERT's ids / mask / segment_ids: samples are a dict
+            from . import multi_input
+
+            reference = multi_input.reference_outputs(context.model, context.samples)
+            candidate, runtime = multi_input.run(artifact, context.samples)
+        else:
+            loaded = load_artifact(artifact)
+            reference, candidate, runtime = reference_outputs(context.model, context.samples), loaded.outputs(context.samples), loaded.runtime
         return build_parity_report(
             "tflite",
-            reference_outputs(context.model, context.samples),
+            reference,
             candidate,
             task=context.parity_task,
             gates=GATES[mode],
@@ -165,6 +207,6 @@ class TFLiteExporter:
             targets=context.sample_targets,
             classes=context.classes,
             tolerance=context.tolerance,
-            extra={"runtime": loaded.runtime, "quantize": mode, "io_type": io_type},
+            extra={"runtime": runtime, "quantize": mode, "io_type": io_type},
             quantize=mode,
         )

@@ -3,4 +3,6 @@ exporter; kept apart so that listing options never imports TensorFlow and neithe
 imports the other."""
 
 QUANTIZE_MODES = ("none", "float16", "dynamic", "int8", "int8-full")
-IO_TYPES = ("int8", "uint8")
+IO_TYPES = ("uint8", "int8", "float32")  # int8-full input/output; the first is the default
+# text models: one token-id input (zooft predict runs it), or BERT's ids / mask / segment_ids
+# (what MediaPipe Tasks' TextClassifier and the Task Library's BertNLClassifier take)

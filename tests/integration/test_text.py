@@ -153,3 +153,60 @@ def test_balanced_multi_label_loss_weights_rare_labels_up() -> None:
     expected = -(pos * y * np.log(p) + neg * (1 - y) * np.log(1 - p)).mean(axis=1)
     got = np.asarray(balanced_bce(y.sum(0), 4)(y, p))
     np.testing.assert_allclose(got, expected, rtol=1e-5)
+
+
+def test_tflite_bert_inputs_load_in_mediapipe_text_classifier(run_dir: Path, demo: dict[str, Any], tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """text_inputs=bert: ids / mask / segment_ids, BERT tokenizer metadata with the vocabulary packed;
+    MediaPipe's TextClassifier tokenizes itself and agrees with zooft predict. The default
+    token-id export is refused by MediaPipe: with one int32 input it is not a BERT model to it."""
+    import csv
+    import importlib.util
+    import subprocess
+
+    from zooft.exports import export_run
+    from zooft_tflite import metadata as tflite_metadata
+
+    here = Path(__file__).parent
+    spec = importlib.util.spec_from_file_location("venvs", here / "mobile_clients" / "venvs.py")
+    venvs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(venvs)  # type: ignore[union-attr]
+
+    bert = export_run(run_dir, "tflite", {"text_inputs": "bert"})
+    assert bert["name"] == "tflite-bert" and bert["parity"]["passed"], bert["parity"]
+    assert bert["parity"]["metrics"]["top1_agreement"] == 1.0 and bert["parity"]["metrics"]["max_abs"] <= 1e-4
+    data = Path(bert["artifact"]).read_bytes()
+    standard = tflite_metadata.read(data)
+    # in the model's tensor order (the converter chose it), each found by name by the clients
+    assert sorted(t["name"] for t in standard["inputs"]) == ["ids", "mask", "segment_ids"]
+    assert standard["input_process_units"][0]["bert_tokenizer"]["vocab_file"][0]["name"] == "vocab.txt"
+    assert standard["min_parser_version"] == "1.1.0"
+    default = export_run(run_dir, "tflite", {})
+    vocabulary = json.loads((Path(default["path"]) / "metadata.json").read_text())["tokenizer"]["config"]["vocabulary"]
+    assert tflite_metadata.packed_files(data)["vocab.txt"].decode().splitlines() == vocabulary
+    assert [t["name"] for t in tflite_metadata.read(Path(default["artifact"]).read_bytes())["inputs"]] == ["ids"]
+
+    with open(demo["csv"], encoding="utf-8") as f:
+        texts = [row["text"] for row in csv.DictReader(f) if row["split"] == "test"]
+    (tmp_path / "texts.txt").write_text("\n".join(texts) + "\n", encoding="utf-8")
+    reference = [row["label"] for row in _json(capsys, ["predict", str(run_dir), "--file", str(tmp_path / "texts.txt"), "--json"])]
+
+    job = tmp_path / "job.json"
+    job.write_text(json.dumps({"models": {"bert": bert["artifact"], "ids": default["artifact"]}, "texts": texts}), encoding="utf-8")
+    # each client's refusal of the one-input export, in its own words: MediaPipe takes a model
+    # with one int32 input for a regex / SentencePiece model, the Task Library counts inputs
+    refusals = {"mediapipe": "SentencePiece", "tflite_support": "Expected at least 3 input tensors (ids, mask, segment ids)"}
+    for client, venv in (("mediapipe", "mediapipe"), ("tflite_support", "tflite-support")):
+        python = venvs.client_python(venv)
+        done = subprocess.run([str(python), str(here / "mobile_clients" / "classify_texts.py"), client, str(job)],
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        results = json.loads(done.stdout)
+        got = results["bert"]
+        assert "error" not in got, got["error"]
+        assert set(got["names"]) == {"food", "music", "sports", "weather"}
+        agreement = sum(a == b for a, b in zip(got["top1"], reference)) / len(texts)
+        print(f"\n{got['version']}, tflite-bert: agreement with zooft predict {agreement:.3f} on {len(texts)} texts;"
+              f" parity max_abs {bert['parity']['metrics']['max_abs']:.1e}")
+        assert agreement >= 0.95
+        assert refusals[client] in results["ids"].get("error", ""), results["ids"]

@@ -201,6 +201,7 @@ def export(
     option: Annotated[list[str] | None, Opt("--option", "-o", help="The format's own option KEY=VALUE (repeatable; 'zooft plugins --json' lists them).", metavar="KEY=VALUE")] = None,
     quantize: Annotated[str | None, Opt(help="Same as --option quantize=MODE (tflite: none, float16, dynamic, int8, int8-full).")] = None,
     opset: Annotated[int | None, Opt(help="Same as --option opset=N (onnx).")] = None,
+    io_type: Annotated[str | None, Opt(help="Same as --option io_type=TYPE (tflite int8-full input/output: uint8 (default), int8, float32).")] = None,
     tolerance: Annotated[float | None, Opt(help="Override the parity threshold (recorded in the report).")] = None,
     verify: Annotated[bool, Opt("--verify/--no-verify", help="Run the parity gate (recorded either way).")] = True,
     calibration_samples: Annotated[int | None, Opt(min=1, help="Training images for int8 calibration [default: 100].")] = None,
@@ -218,6 +219,8 @@ def export(
         given.setdefault("quantize", quantize)
     if opset is not None:
         given.setdefault("opset", str(opset))
+    if io_type is not None:
+        given.setdefault("io_type", io_type)
     from ..exports.run import HOST_OPTIONS
     from ..options import unknown_option
     from ..plugins import get_host

@@ -135,6 +135,8 @@ def build_context(
         "input_range": [0, 255] if data.modality == "image" else None,
         "preprocessing": dict(spec.get("preprocessing", {})),
         "source_model": spec.get("name"),
+        "source_description": spec.get("description") or None,
+        "license": spec.get("license"),  # the backbone entry's; exporters write it into model metadata
         "options": dict(exporter_options),
     }
     model = export_model(task, trained, format, metadata)  # may add to metadata (e.g. vocabulary)
