@@ -187,7 +187,7 @@ def test_annotation_files_must_be_regular_and_bounded(tmp_path: Path, monkeypatc
         files.read_annotation_file(tmp_path, hint="h")
     if hasattr(os, "mkfifo"):
         os.mkfifo(tmp_path / "pipe.json")
-        with pytest.raises(zooft.DataError, match="pipe.json is not a regular file"):
+        with pytest.raises(zooft.DataError, match="pipe.json: a named pipe"):
             files.read_annotation_file(tmp_path / "pipe.json", hint="h")
 
 
