@@ -36,6 +36,8 @@ def output_names(model: Any) -> list[str]:
 
 def reference_outputs(model: Any, samples: Any, batch_size: int = 32) -> parity.Outputs:
     """The Keras model's outputs on ``samples``, as ``{name: array}`` (the parity reference)."""
+    if model.inputs[0].shape[0] is not None:  # a fixed batch (the TFLite detection op's is 1)
+        batch_size = int(model.inputs[0].shape[0])
     raw = model.predict(model_inputs(model, samples), batch_size=batch_size, verbose=0)
     return parity.as_output_dict(raw, output_names(model))
 
@@ -51,7 +53,8 @@ def model_inputs(model: Any, samples: Any) -> np.ndarray:
 
 
 def serving_function(model: Any, dtype: str = "float32") -> tuple[Any, list[Any]]:
-    """``(fn, input_signature)``: raw images of ``dtype``, any batch size -> ``{name: tensor}``.
+    """``(fn, input_signature)``: raw images of ``dtype``, any batch size (unless the model fixes
+    one) -> ``{name: tensor}``.
 
     Models taking strings or integer ids (text, see docs/text.md) keep their own input dtype.
     """
@@ -68,7 +71,7 @@ def serving_function(model: Any, dtype: str = "float32") -> tuple[Any, list[Any]
         )
     names = output_names(model)
     model_dtype = model.inputs[0].dtype
-    shape = (None, *tuple(model.inputs[0].shape)[1:])
+    shape = tuple(model.inputs[0].shape)  # batch None (any), unless the model fixes it
     spec = tf.TensorSpec(shape, tf.as_dtype(dtype), name=input_name(model))
 
     def serve(image: Any) -> dict[str, Any]:

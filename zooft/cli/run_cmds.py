@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from .console import err, out, print_json
 
 Opt = typer.Option
@@ -182,6 +182,7 @@ def export(
     tolerance: Annotated[float | None, Opt(help="Override the parity threshold (recorded in the report).")] = None,
     verify: Annotated[bool, Opt("--verify/--no-verify", help="Run the parity gate (recorded either way).")] = True,
     calibration_samples: Annotated[int | None, Opt(min=1, help="Training images for int8 calibration [default: 100].")] = None,
+    option: Annotated[list[str] | None, Opt("--option", "-o", help="Exporter option KEY=VALUE (repeatable), e.g. postprocess=raw; 'zooft plugins' lists them.")] = None,
     as_json: Annotated[bool, Opt("--json", help="Print JSON.")] = False,
 ) -> None:
     """Export a finished run, reloaded in the target runtime and checked against the Keras model."""
@@ -189,10 +190,16 @@ def export(
     from ..runs import Run, refresh_report
 
     run = Run.open(run_dir)
+    given: dict[str, Any] = {}
+    for text in option or []:
+        key, sep, value = text.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"export option {text!r} is not KEY=VALUE", hint="e.g. --option postprocess=raw")
+        given[key.strip()] = value.strip()
     results = []
     for item in formats:
         fmt, _, quant = item.partition(":")
-        options: dict[str, Any] = {"tolerance": tolerance, "verify": verify}
+        options: dict[str, Any] = {"tolerance": tolerance, "verify": verify, **given}
         if quant or quantize:
             options["quantize"] = quant or quantize
         if opset is not None:
