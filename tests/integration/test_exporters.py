@@ -29,8 +29,9 @@ TFLITE_MODES: list[tuple[str, dict[str, Any]]] = [
     ("float16", {"quantize": "float16"}),
     ("dynamic", {"quantize": "dynamic"}),
     ("int8", {"quantize": "int8"}),
-    ("int8-full", {"quantize": "int8-full"}),
-    ("int8-full-uint8", {"quantize": "int8-full", "io_type": "uint8"}),
+    ("int8-full", {"quantize": "int8-full"}),  # uint8 input/output by default
+    ("int8-full-int8", {"quantize": "int8-full", "io_type": "int8"}),
+    ("int8-full-float32", {"quantize": "int8-full", "io_type": "float32"}),
 ]
 
 
@@ -134,13 +135,23 @@ def test_tflite_mode_passes_its_gate(tflite_exports: dict[str, Any], trained: di
     embedded = read_tflite_metadata(artifact.read_bytes())
     assert embedded["labels"] == fx.CLASSES and embedded["task"] == "classify"
     assert embedded["preprocessing"] == {"mode": "unit"} and embedded["source_model"] == "test:tiny"
+    # the standard metadata on-device clients read (they are run in test_mobile_clients.py)
+    from zooft_tflite import metadata as tflite_metadata
+
+    standard = tflite_metadata.read(artifact.read_bytes())
+    assert standard["inputs"][0]["content"] == {"kind": "image", "color_space": "RGB", "width": fx.SIZE, "height": fx.SIZE}
+    assert standard["outputs"][0]["associated_files"][0] == {"name": "labels.txt", "description": "class labels",
+                                                            "type": "TENSOR_AXIS_LABELS"}
+    assert tflite_metadata.packed_files(artifact.read_bytes()) == {"labels.txt": "".join(f"{c}\n" for c in fx.CLASSES).encode()}
+    assert embedded["standard_metadata"] == {"name": "TFLITE_METADATA", "min_parser_version": "1.0.0",
+                                             "associated_files": ["labels.txt"]}
     # the artifact runs like the Keras model through the same API zooft predict uses
     loaded = load_artifact(artifact)
     assert loaded.classes == fx.CLASSES and loaded.input_size == (fx.SIZE, fx.SIZE)
     out = loaded.predict(trained["x_test"])
     assert parity.top1_agreement(trained["reference"], out) >= 0.95
     if mode.startswith("int8-full"):
-        io = "uint8" if mode.endswith("uint8") else "int8"
+        io = {"int8-full": "uint8", "int8-full-int8": "int8", "int8-full-float32": "float32"}[mode]
         assert embedded["tensors"]["inputs"]["image"]["dtype"] == io
         assert embedded["tensors"]["outputs"]["probabilities"]["dtype"] == io
 
@@ -175,6 +186,26 @@ def test_onnx_named_io_dynamic_batch_and_metadata(trained: dict[str, Any]) -> No
     np.testing.assert_allclose(loaded.predict(trained["x_test"][:5]), trained["reference"][:5], atol=1e-4)
     bench = loaded.benchmark(batch=1, runs=5, warmup=1)
     assert bench["latency_ms"]["p50"] > 0 and bench["size_bytes"] == result["size_bytes"]
+
+
+@pytest.mark.slow
+def test_onnx_uint8_input_takes_decoded_pixels(trained: dict[str, Any]) -> None:
+    """input_type=uint8: the cast is inside the graph; a client feeds its decoder's uint8 array."""
+    import onnxruntime as ort
+    from PIL import Image
+
+    result = export_run(trained["run"], "onnx", {"input_type": "uint8"})
+    report = result["parity"]
+    assert result["name"] == "onnx-uint8" and report["passed"] and report["metrics"]["max_abs"] <= 1e-4, report
+    assert report["metrics"]["input_type"] == "uint8"
+    session = ort.InferenceSession(result["artifact"], providers=["CPUExecutionProvider"])
+    (inp,) = session.get_inputs()
+    assert (inp.name, inp.type, inp.shape[1:]) == ("image", "tensor(uint8)", [fx.SIZE, fx.SIZE, 3])
+    files = sorted((trained["run"].parent / f"{trained['run'].name}-data" / "test").glob("*.png"))[:16]
+    pixels = np.stack([np.asarray(Image.open(f).convert("RGB")) for f in files])  # uint8, as decoded
+    (probs,) = session.run(["probabilities"], {"image": pixels})
+    np.testing.assert_allclose(probs, trained["reference"][:16], atol=1e-4)
+    assert json.loads(session.get_modelmeta().custom_metadata_map["zooft_metadata"])["input_dtype"] == "uint8"
 
 
 @pytest.mark.slow
@@ -332,7 +363,8 @@ def test_pillow_loader_matches_the_training_loader(trained: dict[str, Any], tmp_
         ("savedmodel", {"verify": "maybe"}, r"verify='maybe' is not valid; allowed: true, false"),
         ("tflite", {"quantize": "int4"}, r"quantize='int4' is not valid; allowed: none, float16, dynamic, int8, int8-full"),
         ("tflite", {"quantise": "int8"}, r"unknown tflite export option 'quantise'"),
-        ("tflite", {"io_type": "float32", "quantize": "int8-full"}, r"io_type='float32' is not valid"),
+        ("tflite", {"io_type": "int16", "quantize": "int8-full"}, r"io_type='int16' is not valid; allowed: uint8, int8, float32"),
+        ("onnx", {"input_type": "int8"}, r"input_type='int8' is not valid; allowed: float32, uint8"),
         ("savedmodel", {"quantize": "int8"}, r"unknown savedmodel export option 'quantize'"),
         ("tflite", {"samples": 0}, r"samples=0"),
         ("tflite", {"tolerance": "loose"}, r"bad export option value"),
@@ -360,3 +392,11 @@ def test_unknown_format_names_the_known_ones(trained: dict[str, Any]) -> None:
     with pytest.raises(zooft.PluginError, match="no exporter named 'tflight'") as info:
         export_run(trained["run"], "tflight", {})
     assert "tflite" in (info.value.hint or "")
+
+
+def test_cli_reaches_io_type(trained: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    """``--io-type`` goes to the tflite exporter's option check (before anything is loaded)."""
+    from zooft.cli import run as cli
+
+    assert cli(["export", str(trained["run"]), "-f", "tflite", "--quantize", "int8-full", "--io-type", "int16"]) != 0
+    assert "io_type='int16' is not valid; allowed: uint8, int8, float32" in capsys.readouterr().err

@@ -179,6 +179,7 @@ def export(
     formats: Annotated[list[str], Opt("--format", "-f", help="savedmodel, tflite, onnx … (repeatable; tflite:int8 allowed).")],
     quantize: Annotated[str | None, Opt(help="TFLite: none, float16, dynamic, int8, int8-full.")] = None,
     opset: Annotated[int | None, Opt(help="ONNX opset.")] = None,
+    io_type: Annotated[str | None, Opt(help="TFLite int8-full input/output: uint8 (default), int8, float32.")] = None,
     tolerance: Annotated[float | None, Opt(help="Override the parity threshold (recorded in the report).")] = None,
     verify: Annotated[bool, Opt("--verify/--no-verify", help="Run the parity gate (recorded either way).")] = True,
     calibration_samples: Annotated[int | None, Opt(min=1, help="Training images for int8 calibration [default: 100].")] = None,
@@ -204,6 +205,8 @@ def export(
             options["quantize"] = quant or quantize
         if opset is not None:
             options["opset"] = opset
+        if io_type is not None:
+            options["io_type"] = io_type
         if calibration_samples is not None:
             options["calibration_samples"] = calibration_samples
         result = export_run(run, fmt, options)
