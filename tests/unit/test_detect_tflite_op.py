@@ -126,3 +126,14 @@ def test_count_bounds_the_rows_read(count: int) -> None:
           "detection_scores": np.full((1, k), 0.9, np.float32), "num_detections": np.asarray([float(count)], np.float32)}
     (got,) = detections(op, NMSConfig())
     assert len(got["scores"]) == count and got["classes"].dtype == np.int64
+
+
+def test_postprocess_option_is_for_detection_runs_only(tmp_path) -> None:  # noqa: ANN001
+    """A classification run asked for ``postprocess=raw`` fails in one line before converting."""
+    import zooft
+    from zooft_tflite.exporter import TFLiteExporter
+
+    context = zooft.ExportContext(model=None, task="classify", classes=["a", "b"], metadata={"labels": ["a", "b"]},
+                                  samples=None, options={"postprocess": "raw"})
+    with pytest.raises(zooft.ConfigError, match=r"postprocess='raw' applies to detection exports only"):
+        TFLiteExporter().export(context, tmp_path)

@@ -190,13 +190,13 @@ def export(
     from ..exports import export_run
     from ..runs import Run, refresh_report
 
-    run = Run.open(run_dir)
     given: dict[str, Any] = {}
     for text in option or []:
         key, sep, value = text.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"export option {text!r} is not KEY=VALUE", hint="e.g. --option postprocess=raw")
         given[key.strip()] = value.strip()
+    run = Run.open(run_dir)
     results = []
     for item in formats:
         fmt, _, quant = item.partition(":")
