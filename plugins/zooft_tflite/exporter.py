@@ -141,6 +141,40 @@ def describe_io(flatbuffer: bytes) -> dict[str, Any]:
     return {"inputs": view(runner.get_input_details()), "outputs": view(runner.get_output_details())}
 
 
+def order_outputs_by_name(flatbuffer: bytes) -> bytes:
+    """``flatbuffer`` with the subgraph's outputs in the sorted order of their signature names.
+
+    The converter orders the outputs of a multi-output model its own way (the detection op's come
+    out as count, boxes, classes, scores); clients that read outputs by position (the TF OD API's
+    app samples, older Task Library releases) expect ``detection_boxes``, ``detection_classes``,
+    ``detection_scores``, ``num_detections``, which sorted names give. Signature lookups by name
+    are unaffected; a model whose outputs are already in that order is returned unchanged.
+    """
+    try:
+        from ai_edge_litert import schema_py_generated as schema
+    except ImportError:
+        from tensorflow.lite.python import schema_py_generated as schema
+
+    root = schema.Model.GetRootAs(flatbuffer, 0)
+    if root.SignatureDefsLength() != 1 or root.SubgraphsLength() != 1:
+        return flatbuffer
+    sig, subgraph = root.SignatureDefs(0), root.Subgraphs(0)
+    by_name = sorted((sig.Outputs(i).Name().decode(), sig.Outputs(i).TensorIndex()) for i in range(sig.OutputsLength()))
+    current = [int(i) for i in subgraph.OutputsAsNumpy()] if subgraph.OutputsLength() else []
+    wanted = [index for _, index in by_name]
+    if wanted == current or sorted(wanted) != sorted(current):
+        return flatbuffer
+    model = schema.ModelT.InitFromObj(root)
+    if any(b.offset for b in model.buffers or []):  # >2 GB models: leave them as converted
+        return flatbuffer
+    model.subgraphs[0].outputs = np.asarray(wanted, dtype=np.int32)
+    import flatbuffers
+
+    builder = flatbuffers.Builder(len(flatbuffer) + 1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
 def embed_metadata(flatbuffer: bytes, metadata: dict[str, Any]) -> bytes:
     """``flatbuffer`` with ``metadata`` (JSON) added as the model metadata entry ``zooft_metadata``.
 
@@ -198,7 +232,7 @@ class TFLiteExporter:
             spec, files = standard
             context.metadata["standard_metadata"] = {"name": METADATA_NAME, "min_parser_version": min_parser_version(spec),
                                                      "associated_files": sorted(files)}
-        flatbuffer = embed_metadata(flatbuffer, context.metadata)
+        flatbuffer = embed_metadata(order_outputs_by_name(flatbuffer), context.metadata)
         if standard is not None:
             flatbuffer = populate(flatbuffer, *standard)
         path = out_dir / MODEL_FILE

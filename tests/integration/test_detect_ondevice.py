@@ -133,9 +133,16 @@ def test_op_export_carries_the_op_and_object_detector_metadata(exported: dict[st
         assert zooft_meta["postprocess"]["outputs"] == "op" and zooft_meta["postprocess"]["op"]["use_regular_nms"] is True
         assert set(zooft_meta["tensors"]["outputs"]) == {"detection_boxes", "detection_classes", "detection_scores", "num_detections"}
         assert zooft_meta["tensors"]["inputs"]["image"]["shape"] == [1, SIZE, SIZE, 3]
+        # outputs in the op's own order (what position-reading clients expect), metadata to match
+        from zooft.artifacts import tflite_interpreter
+
+        interpreter = tflite_interpreter()[0](model_content=model)
+        by_index = {d["index"]: n for n, d in interpreter.get_signature_runner("serving_default").get_output_details().items()}
+        assert [by_index[d["index"]] for d in interpreter.get_output_details()] == [
+            "detection_boxes", "detection_classes", "detection_scores", "num_detections"]
         standard = tflite_metadata.read(model)
         outputs = {o["name"]: o for o in standard["outputs"]}
-        assert set(outputs) == {"location", "category", "score", "number of detections"}
+        assert list(outputs) == ["location", "category", "score", "number of detections"]
         assert outputs["location"]["content"]["index"] == [1, 0, 3, 2]
         assert outputs["category"]["associated_files"][0]["type"] == "TENSOR_VALUE_LABELS"
         labels = tflite_metadata.packed_files(model)["labels.txt"].decode().split()
