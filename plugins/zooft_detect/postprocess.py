@@ -1,7 +1,11 @@
 """From model or artifact outputs to detections, in numpy (the host side of TFLite exports).
 
-Three output forms are understood, by their keys:
+Four output forms are understood, by their keys:
 
+* ``num_detections``: TFLite's ``TFLite_Detection_PostProcess`` op (:mod:`.tflite_op`):
+  ``detection_boxes (n, K, 4)`` as ``[ymin, xmin, ymax, xmax]``, ``detection_classes``,
+  ``detection_scores (n, K)``, ``num_detections (n,)``; boxes are reordered and clipped to [0, 1]
+  as zooft's own NMS clips them;
 * ``count`` present: NMS already ran in the graph (SavedModel, ONNX exports):
   ``boxes (n, K, 4)``, ``scores (n, K)``, ``classes (n, K)``, ``count (n,)``;
 * ``scores`` without ``count``: raw decoded boxes ``(n, A, 4)`` and class probabilities
@@ -35,6 +39,15 @@ def softmax_scores(logits: np.ndarray) -> np.ndarray:
 def detections(outputs: Mapping[str, Any], settings: NMSConfig) -> list[dict[str, np.ndarray]]:
     """Per image ``{"boxes" (K, 4) normalised to the input, "scores" (K,), "classes" (K,)}``."""
     out = {k: np.asarray(v) for k, v in outputs.items()}
+    if "num_detections" in out:
+        result = []
+        for i, count in enumerate(out["num_detections"].reshape(len(out["detection_boxes"]), -1)[:, 0]):
+            k = int(round(float(count)))
+            yxyx = out["detection_boxes"][i, :k].astype(np.float32)
+            result.append({"boxes": np.clip(yxyx[:, [1, 0, 3, 2]], 0.0, 1.0),
+                           "scores": out["detection_scores"][i, :k].astype(np.float32),
+                           "classes": np.round(out["detection_classes"][i, :k]).astype(np.int64)})
+        return result
     if "count" in out:
         result = []
         for i, count in enumerate(np.asarray(out["count"]).reshape(-1)):

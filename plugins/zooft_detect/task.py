@@ -206,16 +206,33 @@ class DetectTask:
 
     # -- export hooks --------------------------------------------------------------------
     def export_model(self, model: Any, format: str, metadata: dict[str, Any]) -> Any:  # noqa: A002
-        """Decoded boxes + class probabilities; NMS in the graph for SavedModel and ONNX.
+        """NMS in the graph for SavedModel and ONNX; for TFLite the ``TFLite_Detection_PostProcess``
+        op (exporter option ``postprocess=op``, the default) or decoded boxes + class probabilities
+        (``postprocess=raw``, host-side NMS).
 
-        Adds ``postprocess`` (NMS settings, resize mode, output form, box format) to ``metadata``.
+        Adds ``postprocess`` (NMS settings, resize mode, output form, box format) to ``metadata``;
+        with the op also ``tflite_custom_ops`` and ``tflite_metadata`` (the standard metadata
+        on-device clients read, docs/plugins.md).
         """
         import keras
 
-        from .head import postprocess_of
+        from .head import anchor_config_of, postprocess_of
 
         settings = postprocess_of(model)
         nms = NMSConfig.from_dict(settings)
+        if format == "tflite" and (metadata.get("options") or {}).get("postprocess", "op") == "op":
+            from .tflite_op import OP_NAME, client_metadata, op_export_model
+
+            num_classes, anchors = int(model.output["logits"].shape[-1]) - 1, anchor_config_of(model)
+            export, attrs = op_export_model(model, anchors, nms, num_classes)
+            metadata["tflite_metadata"] = client_metadata(anchors.image_size, num_classes, attrs)
+            metadata["postprocess"] = {
+                **settings, "outputs": "op", "op": attrs,
+                "box_format": "ymin,xmin,ymax,xmax normalised to the model input (detection_boxes, not clipped)",
+                "host_side": None,
+            }
+            metadata["tflite_custom_ops"] = [OP_NAME]
+            return export
         boxes, logits = model.output["boxes"], model.output["logits"]
         scores = keras.layers.Softmax(axis=-1, name="softmax", dtype="float32")(logits)[..., 1:]
         in_graph = format in NMS_IN_GRAPH and nms.mode == "per_class"

@@ -73,8 +73,27 @@ def parse_options(options: dict[str, Any]) -> tuple[str, str | None]:
     return mode, io_type
 
 
-def convert(model: Any, mode: str, io_type: str | None, calibration: Any, workdir: Path) -> bytes:
-    """The .tflite flatbuffer for ``model`` in ``mode`` (SavedModel written under ``workdir``)."""
+def custom_op_codes(flatbuffer: bytes) -> list[str]:
+    """Names of the custom ops a converted model uses."""
+    try:
+        from ai_edge_litert import schema_py_generated as schema
+    except ImportError:
+        from tensorflow.lite.python import schema_py_generated as schema
+
+    model = schema.Model.GetRootAs(flatbuffer, 0)
+    codes = (model.OperatorCodes(i).CustomCode() for i in range(model.OperatorCodesLength()))
+    return sorted({c.decode() for c in codes if c})
+
+
+def convert(
+    model: Any, mode: str, io_type: str | None, calibration: Any, workdir: Path, custom_ops: list[str] | None = None
+) -> bytes:
+    """The .tflite flatbuffer for ``model`` in ``mode`` (SavedModel written under ``workdir``).
+
+    ``custom_ops``: custom ops the model is meant to carry (the task's ``export_model`` lists them in
+    ``metadata["tflite_custom_ops"]``, e.g. ``TFLite_Detection_PostProcess``); the converter may
+    emit those and no others. Their outputs stay float32 under ``int8-full`` (the detection op's are).
+    """
     import tensorflow as tf
 
     if len(model.inputs) > 1:
@@ -87,6 +106,7 @@ def convert(model: Any, mode: str, io_type: str | None, calibration: Any, workdi
     else:
         saved = write_saved_model(model, workdir / "saved_model", uint8=False)
     converter = tf.lite.TFLiteConverter.from_saved_model(str(saved), signature_keys=["serving_default"])
+    converter.allow_custom_ops = bool(custom_ops)
     if mode != "none":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if mode == "float16":
@@ -104,7 +124,16 @@ def convert(model: Any, mode: str, io_type: str | None, calibration: Any, workdi
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         if io_type != "float32":  # float32: the converter's default float interface stays
             converter.inference_input_type = converter.inference_output_type = tf.as_dtype(io_type)
-    return bytes(converter.convert())
+            if custom_ops:  # a custom op's outputs stay float (the detection op's are float32)
+                converter.inference_output_type = tf.float32
+    flatbuffer = bytes(converter.convert())
+    unexpected = sorted(set(custom_op_codes(flatbuffer)) - set(custom_ops or ()))
+    if unexpected:  # allow_custom_ops turns any op TFLite lacks into a custom op no runtime has
+        raise zooft.ExportError(
+            f"the TFLite model needs custom op(s) {', '.join(unexpected)} that no TFLite runtime provides",
+            hint="the model uses TensorFlow ops TFLite has no kernel for; export it as savedmodel or onnx",
+        )
+    return flatbuffer
 
 
 def describe_io(flatbuffer: bytes) -> dict[str, Any]:
@@ -120,6 +149,40 @@ def describe_io(flatbuffer: bytes) -> dict[str, Any]:
         }
 
     return {"inputs": view(runner.get_input_details()), "outputs": view(runner.get_output_details())}
+
+
+def order_outputs_by_name(flatbuffer: bytes) -> bytes:
+    """``flatbuffer`` with the subgraph's outputs in the sorted order of their signature names.
+
+    The converter orders the outputs of a multi-output model its own way (the detection op's come
+    out as count, boxes, classes, scores); clients that read outputs by position (the TF OD API's
+    app samples, older Task Library releases) expect ``detection_boxes``, ``detection_classes``,
+    ``detection_scores``, ``num_detections``, which sorted names give. Signature lookups by name
+    are unaffected; a model whose outputs are already in that order is returned unchanged.
+    """
+    try:
+        from ai_edge_litert import schema_py_generated as schema
+    except ImportError:
+        from tensorflow.lite.python import schema_py_generated as schema
+
+    root = schema.Model.GetRootAs(flatbuffer, 0)
+    if root.SignatureDefsLength() != 1 or root.SubgraphsLength() != 1:
+        return flatbuffer
+    sig, subgraph = root.SignatureDefs(0), root.Subgraphs(0)
+    by_name = sorted((sig.Outputs(i).Name().decode(), sig.Outputs(i).TensorIndex()) for i in range(sig.OutputsLength()))
+    current = [int(i) for i in subgraph.OutputsAsNumpy()] if subgraph.OutputsLength() else []
+    wanted = [index for _, index in by_name]
+    if wanted == current or sorted(wanted) != sorted(current):
+        return flatbuffer
+    model = schema.ModelT.InitFromObj(root)
+    if any(b.offset for b in model.buffers or []):  # >2 GB models: leave them as converted
+        return flatbuffer
+    model.subgraphs[0].outputs = np.asarray(wanted, dtype=np.int32)
+    import flatbuffers
+
+    builder = flatbuffers.Builder(len(flatbuffer) + 1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
 
 
 def embed_metadata(flatbuffer: bytes, metadata: dict[str, Any]) -> bytes:
@@ -167,9 +230,16 @@ class TFLiteExporter:
                 f" this {context.task} model takes one {context.model.inputs[0].dtype} input",
                 hint="drop text_inputs",
             )
+        if "postprocess" in context.options and "postprocess" not in context.metadata:
+            raise zooft.ConfigError(
+                f"tflite postprocess={context.options['postprocess']!r} applies to detection exports only"
+                f" (this run's task is {context.task!r})",
+                hint="drop the postprocess option",
+            )
+        custom_ops = list(context.metadata.get("tflite_custom_ops") or [])
         # the intermediate SavedModel lives inside out_dir, so a failure cleans it up with it
         with tempfile.TemporaryDirectory(dir=out_dir, prefix=".convert-") as work:
-            flatbuffer = convert(context.model, mode, io_type, context.calibration, Path(work))
+            flatbuffer = convert(context.model, mode, io_type, context.calibration, Path(work), custom_ops)
         tensors = describe_io(flatbuffer)
         context.metadata.update(format="tflite", quantize=mode, io_type=io_type, tensors=tensors)
         standard = standard_metadata(context.metadata, context.classes, tensors)
@@ -178,7 +248,7 @@ class TFLiteExporter:
             spec, files = standard
             context.metadata["standard_metadata"] = {"name": METADATA_NAME, "min_parser_version": min_parser_version(spec),
                                                      "associated_files": sorted(files)}
-        flatbuffer = embed_metadata(flatbuffer, context.metadata)
+        flatbuffer = embed_metadata(order_outputs_by_name(flatbuffer), context.metadata)
         if standard is not None:
             flatbuffer = populate(flatbuffer, *standard)
         path = out_dir / MODEL_FILE

@@ -1,6 +1,7 @@
 """The ``detect`` task end to end through the real CLI: tune the embedded backbone at 64 px on a tiny
 generated COCO set, evaluate (COCO mAP equals pycocotools on ``predict --json``), export SavedModel /
-ONNX (NMS in the graph) and TFLite float / int8 (host-side NMS), parity-gated, and predict on every
+ONNX (NMS in the graph) and TFLite float / int8 (NMS by the TFLite_Detection_PostProcess op; the raw
+variant with host-side NMS is tested in test_detect_ondevice.py), parity-gated, and predict on every
 artifact with the run's detections.
 
 One epoch cannot make a detector confident, so the fixture sharpens the trained class head
@@ -135,7 +136,7 @@ def test_export_passes_parity_and_predicts_like_the_run(
     assert parity["passed"], parity["reason"]
     assert parity["metrics"]["reference_detections"] > 0
     metadata = json.loads((Path(result["path"]) / "metadata.json").read_text())
-    assert metadata["postprocess"]["outputs"] == ("raw" if fmt.startswith("tflite") else "nms")
+    assert metadata["postprocess"]["outputs"] == ("op" if fmt.startswith("tflite") else "nms")  # op: TFLite_Detection_PostProcess
     assert metadata["postprocess"]["score_threshold"] == 0.2
     files = _test_files(data_dir)
     on_run = _json(capsys, ["predict", str(run_dir), *files, "--json"])

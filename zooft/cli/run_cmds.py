@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from .console import err, out, print_json
 
 Opt = typer.Option

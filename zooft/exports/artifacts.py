@@ -125,12 +125,15 @@ class Artifact:
         return self.run_batch(batch)
 
     def outputs(self, images: Any, batch_size: int = 32) -> Outputs:
-        """Run on raw images (float 0–255), in batches; always ``{output name: array}``.
+        """Run on raw images (float 0–255), in batches (of the artifact's own batch size if it has a
+        fixed one); always ``{output name: array}``.
 
         Strings and integer arrays (text artifacts: texts, token ids) are passed as they are."""
         images = np.asarray(images)
         if images.dtype.kind not in "iuOSU" or images.dtype == np.uint8:
             images = images.astype(np.float32)
+        if self._input_shape and self._input_shape[0]:  # a fixed batch (TFLite's detection op: 1)
+            batch_size = int(self._input_shape[0])
         chunks = [self._run(images[i : i + batch_size]) for i in range(0, len(images), batch_size)]
         if not chunks:
             raise ExportError("no images to run", hint="pass at least one image")

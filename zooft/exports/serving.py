@@ -30,6 +30,8 @@ def output_names(model: Any) -> list[str]:
 
 def reference_outputs(model: Any, samples: Any, batch_size: int = 32) -> Outputs:
     """The Keras model's outputs on ``samples``, as ``{name: array}`` (the parity reference)."""
+    if model.inputs[0].shape[0] is not None:  # a fixed batch (the TFLite detection op's is 1)
+        batch_size = int(model.inputs[0].shape[0])
     raw = model.predict(model_inputs(model, samples), batch_size=batch_size, verbose=0)
     return as_output_dict(raw, output_names(model))
 
