@@ -222,7 +222,7 @@ def test_unknown_option_is_a_usage_error(capsys: Capsys) -> None:
 def test_export_option_must_be_key_value(capsys: Capsys, tmp_path: Path) -> None:
     status, out, err = run(capsys, "export", str(tmp_path), "-f", "tflite", "--option", "postprocess")
     assert status != 0 and out == ""
-    assert_one_line_error(err, "export option 'postprocess' is not KEY=VALUE")
+    assert_one_line_error(err, "--option 'postprocess' is not KEY=VALUE")
 
 
 def test_missing_argument_is_a_usage_error(capsys: Capsys) -> None:

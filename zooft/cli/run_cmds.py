@@ -213,8 +213,8 @@ def export(
 
     from ..options import parse_format_item, parse_pairs
 
+    given = parse_pairs(option or [])  # flags are checked before the run is read
     run = Run.open(run_dir)
-    given = parse_pairs(option or [])
     if quantize is not None:
         given.setdefault("quantize", quantize)
     if opset is not None:
