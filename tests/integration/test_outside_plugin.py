@@ -71,6 +71,34 @@ def zooft(site: dict[str, Any], *args: str, broken: bool = True, ok: bool = True
     return proc
 
 
+BATCH = """
+import contextlib, io, json, sys
+import zooft.cli
+results = []
+for argv in json.loads(sys.argv[1]):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = zooft.cli.run(argv)
+    results.append({"argv": argv, "status": status, "stdout": out.getvalue(), "stderr": err.getvalue()})
+print(json.dumps(results))
+"""
+
+
+def zooft_batch(site: dict[str, Any], *commands: list[str], broken: bool = True) -> list[dict[str, Any]]:
+    """Run several commands in one child interpreter (one TensorFlow import, not one per command),
+    each through ``zooft.cli.run`` exactly as the console script runs it."""
+    paths = [str(site["regress"])] + ([str(site["broken"])] if broken else [])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths), "ZOOFT_HOME": str(site["base"] / "home"),
+           "TF_CPP_MIN_LOG_LEVEL": "3"}
+    for key in ("ZOOFT_PLUGINS", "ZOOFT_DISABLE_PLUGINS", "ZOOFT_DISABLE_PLUGIN_AUTOLOAD"):
+        env.pop(key, None)
+    env.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    proc = subprocess.run([sys.executable, "-c", BATCH, json.dumps(list(commands))], capture_output=True, text=True,
+                          cwd=site["base"], env=env, timeout=1800)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def test_broken_plugins_stay_contained(site: dict[str, Any]) -> None:
     records = {r["name"]: r for r in json.loads(zooft(site, "plugins", "--json").stdout)}
     assert records["regress"]["errors"] == [] and not records["regress"]["builtin"]
@@ -94,38 +122,46 @@ def test_broken_plugins_stay_contained(site: dict[str, Any]) -> None:
 def test_outside_plugin_on_every_command(site: dict[str, Any]) -> None:
     csv = str(site["csv"])
     run = str(site["base"] / "runs" / "own")
-    zooft(site, "tune", "--backbone", "smallconv:tiny", "--task", "regress", "--data", csv, "--epochs", "2",
-          "--fine-tune-epochs", "1", "--batch-size", "8", "--option", "loss=mae", "--output", run)
+    image = str(site["base"] / "data" / "img" / "000.png")
+    npz_dir = str(Path(run) / "exports" / "npz-float16")
+    results = zooft_batch(
+        site,
+        ["tune", "--backbone", "smallconv:tiny", "--task", "regress", "--data", csv, "--epochs", "2",
+         "--fine-tune-epochs", "1", "--batch-size", "8", "--option", "loss=mae", "--output", run],
+        ["tune", "--backbone", "smallconv:tiny", "--task", "regress", "--data", csv, "--option", "los=mae"],
+        ["eval", run, "--json"],
+        ["eval", run],
+        ["predict", run, image, "--json"],
+        ["predict", run, image],
+        ["export", run, "--format", "npz", "--option", "dtype=float16", "--format", "tflite", "--json"],
+        ["export", run, "--format", "npz", "--option", "dtype=int4"],
+        ["predict", npz_dir, image, "--json"],
+    )
+    tune, bad_tune, eval_json, eval_text, predict_json, predict_text, export, bad_export, predict_npz = results
+    assert tune["status"] == 0, tune["stderr"][-2000:]
     config = json.loads((Path(run) / "config.json").read_text())
     assert config["values"]["task_options"] == {"loss": "mae"}
-    assert not (Path(run) / "exports").exists()
-    bad = zooft(site, "tune", "--backbone", "smallconv:tiny", "--task", "regress", "--data", csv,
-                "--option", "los=mae", ok=False)
-    assert bad.returncode != 0 and "unknown regress task option 'los'" in bad.stderr and "did you mean 'loss'" in bad.stderr
+    assert bad_tune["status"] != 0 and "unknown regress task option 'los'" in bad_tune["stderr"]
+    assert "did you mean 'loss'" in bad_tune["stderr"]
 
-    metrics = json.loads(zooft(site, "eval", run, "--json").stdout)
+    metrics = json.loads(eval_json["stdout"])
     assert set(metrics) == {"mae", "rmse", "samples"} and metrics["samples"] > 0
-    assert "mae " in zooft(site, "eval", run).stdout
-
-    image = str(site["base"] / "data" / "img" / "000.png")
-    rows = json.loads(zooft(site, "predict", run, image, "--json").stdout)
+    assert "mae " in eval_text["stdout"]
+    rows = json.loads(predict_json["stdout"])
     assert list(rows[0]) == ["file", "value"] and isinstance(rows[0]["value"], float)
-    assert "000.png: value " in zooft(site, "predict", run, image).stdout
+    assert "000.png: value " in predict_text["stdout"]
 
-    exported = json.loads(zooft(site, "export", run, "--format", "npz", "--option", "dtype=float16",
-                                "--format", "tflite", "--json").stdout)
-    npz, tflite = exported
+    assert export["status"] == 0, export["stderr"][-2000:]
+    npz, tflite = json.loads(export["stdout"])
     assert npz["name"] == "npz-float16" and npz["parity"]["passed"] and npz["options"] == {"dtype": "float16"}
     assert tflite["name"] == "tflite" and tflite["parity"]["passed"]
-    bad = zooft(site, "export", run, "--format", "npz", "--option", "dtype=int4", ok=False)
-    assert bad.returncode != 0 and "dtype='int4' is not valid; allowed: float32, float16" in bad.stderr
+    assert bad_export["status"] != 0 and "dtype='int4' is not valid; allowed: float32, float16" in bad_export["stderr"]
+    assert json.loads(predict_npz["stdout"])[0]["value"] == pytest.approx(rows[0]["value"], abs=5e-3)
 
-    rows = json.loads(zooft(site, "predict", npz["path"], image, "--json").stdout)
-    assert rows[0]["value"] == pytest.approx(json.loads(zooft(site, "predict", run, image, "--json").stdout)[0]["value"], abs=5e-3)
     (Path(run) / "exports" / "orphan").mkdir()
     (Path(run) / "exports" / "orphan" / "parity.json").write_text('{"format": "gone"}')
-    bench = zooft(site, "bench", run, "--runs", "5", "--json")
-    result = json.loads(bench.stdout)
+    [bench] = zooft_batch(site, ["bench", run, "--runs", "5", "--json"])
+    result = json.loads(bench["stdout"])
     assert {r["name"] for r in result["rows"]} == {"keras", "npz-float16", "tflite"}
     assert result["skipped"][0]["name"] == "orphan" and "no installed plugin registers 'gone'" in result["skipped"][0]["reason"]
 
@@ -134,6 +170,12 @@ def test_outside_plugin_on_every_command(site: dict[str, Any]) -> None:
 def test_outside_task_on_a_builtin_backbone(site: dict[str, Any]) -> None:
     """The embedded model's registry entry lists classify/detect only: a hint, not a gate."""
     run = str(site["base"] / "runs" / "embedded")
-    zooft(site, "tune", "--backbone", "embedded", "--task", "regress", "--data", str(site["csv"]), "--epochs", "1",
-          "--batch-size", "8", "--image-size", "32", "--no-feature-cache", "--output", run, broken=False)
-    assert json.loads(zooft(site, "eval", run, "--json", broken=False).stdout)["samples"] > 0
+    tune, evaluated = zooft_batch(
+        site,
+        ["tune", "--backbone", "embedded", "--task", "regress", "--data", str(site["csv"]), "--epochs", "1",
+         "--batch-size", "8", "--image-size", "32", "--no-feature-cache", "--output", run],
+        ["eval", run, "--json"],
+        broken=False,
+    )
+    assert tune["status"] == 0, tune["stderr"][-2000:]
+    assert json.loads(evaluated["stdout"])["samples"] > 0

@@ -27,7 +27,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,8 +86,47 @@ def _zooft(report: ConformanceReport, what: str, args: list[str], *, cwd: Path, 
     return proc
 
 
-def _json(proc: subprocess.CompletedProcess[str] | None) -> Any:
-    return None if proc is None else json.loads(proc.stdout)
+_BATCH = """
+import contextlib, io, json, sys
+import zooft.cli
+for what, argv in json.loads(sys.argv[1]):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = zooft.cli.run(argv)
+    sys.__stdout__.write(json.dumps({"what": what, "status": status, "stdout": out.getvalue(), "stderr": err.getvalue()}) + "\\n")
+    sys.__stdout__.flush()
+"""
+
+
+def _zooft_batch(report: ConformanceReport, label: str, commands: list[tuple[str, list[str]]], *, cwd: Path,
+                 env: dict[str, str], timeout: float = 1800) -> dict[str, dict[str, Any]]:
+    """Run several commands in one child interpreter (one TensorFlow import), each through
+    ``zooft.cli.run``; returns the successful ones by name. A failed command becomes a report
+    entry; a native crash of the child is reported with the command it was running."""
+    proc = subprocess.run([sys.executable, "-c", _BATCH, json.dumps(commands)], capture_output=True, text=True,
+                          cwd=cwd, env=env, timeout=timeout)
+    done = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    results: dict[str, dict[str, Any]] = {}
+    for item in done:
+        report.checked.append(item["what"])
+        if item["status"] != 0:
+            last = [line for line in item["stderr"].strip().splitlines() if line.strip()][-2:]
+            report.fail(f"{item['what']}: exited {item['status']}: {' | '.join(last)}", "fix the error above (ZOOFT_DEBUG=1 shows the traceback)")
+        else:
+            results[item["what"]] = item
+    if proc.returncode != 0 and len(done) < len(commands):
+        running = commands[len(done)][0]
+        how = f"crashed natively ({signal.Signals(-proc.returncode).name})" if proc.returncode < 0 else f"exited {proc.returncode}"
+        report.fail(f"{label}: the process {how} during {running!r}",
+                    "a model must never crash the runtime: simplify the layers involved or report the TensorFlow bug"
+                    f" (last stderr: {proc.stderr.strip()[-300:]})")
+    return results
+
+
+def _json(proc: subprocess.CompletedProcess[str] | dict[str, Any] | None) -> Any:
+    if proc is None:
+        return None
+    return json.loads(proc["stdout"] if isinstance(proc, dict) else proc.stdout)
 
 
 def _check_import(report: ConformanceReport, module: str) -> None:
@@ -215,8 +253,7 @@ def _check_format(report: ConformanceReport, fmt: Any, data: Path | None, task: 
         report.fail(f"{what}: zooft's data check rejected the sample: {exc}", "return labels within classes, paths that exist")
 
 
-def _artifact_checks(report: ConformanceReport, run: Path, result: dict[str, Any], sample: str | None, cwd: Path,
-                     env: dict[str, str]) -> None:
+def _artifact_checks(report: ConformanceReport, run: Path, result: dict[str, Any]) -> None:
     exports = run / "exports"
     leftovers = [p.name for p in exports.iterdir() if p.name.startswith(".tmp-")]
     if leftovers:
@@ -224,8 +261,6 @@ def _artifact_checks(report: ConformanceReport, run: Path, result: dict[str, Any
     parity = json.loads((Path(result["path"]) / "parity.json").read_text(encoding="utf-8"))
     if not parity.get("passed") or not parity.get("verified", True):
         report.fail(f"export {result['name']}: parity {parity.get('reason')}", "verify against context.model with zooft.build_parity_report")
-    if sample is not None:
-        _zooft(report, f"predict on the {result['name']} artifact", ["predict", result["path"], sample, "--json"], cwd=cwd, env=env)
 
 
 def check_plugin(
@@ -335,43 +370,48 @@ def check_plugin(
         return run
 
     for task in mine["tasks"]:
-        run = tune_run(task.name)
+        run = tune_run(task.name)  # a child of its own: a crash in training is named as such
         if run is None:
             continue
-        _zooft(report, f"task {task.name}: eval", ["eval", str(run), "--json"], cwd=root, env=env)
-        _zooft(report, f"task {task.name}: eval (text)", ["eval", str(run)], cwd=root, env=env)
         sample = _one_input(run)
+        installed = [fmt for fmt in exporters if fmt in host.items["exporters"]]
+        report.skipped.extend(f"task {task.name}: exporter {fmt} not installed" for fmt in exporters if fmt not in installed)
+        commands = [(f"task {task.name}: eval", ["eval", str(run), "--json"]),
+                    (f"task {task.name}: eval (text)", ["eval", str(run)])]
         if sample is not None:
-            _zooft(report, f"task {task.name}: predict --json", ["predict", str(run), sample, "--json"], cwd=root, env=env)
-            _zooft(report, f"task {task.name}: predict", ["predict", str(run), sample], cwd=root, env=env)
-        for fmt in exporters:
-            if fmt not in host.items["exporters"]:
-                report.skipped.append(f"task {task.name}: exporter {fmt} not installed")
-                continue
-            result = _json(_zooft(report, f"task {task.name}: export {fmt}", ["export", str(run), "--format", fmt, "--json"],
-                                  cwd=root, env=env))
-            if result is not None:
-                _artifact_checks(report, run, result, sample, root, env)
+            commands += [(f"task {task.name}: predict --json", ["predict", str(run), sample, "--json"]),
+                         (f"task {task.name}: predict", ["predict", str(run), sample])]
+        commands += [(f"task {task.name}: export {fmt}", ["export", str(run), "--format", fmt, "--json"]) for fmt in installed]
+        if sample is not None:
+            commands += [(f"task {task.name}: predict on the {fmt} artifact", ["predict", str(run / "exports" / fmt), sample, "--json"])
+                         for fmt in installed]
+        results = _zooft_batch(report, f"task {task.name}", commands, cwd=root, env=env)
+        for fmt in installed:
+            exported = _json(results.get(f"task {task.name}: export {fmt}"))
+            if exported is not None:
+                _artifact_checks(report, run, exported)
 
     for exporter in mine["exporters"]:
         run = tune_run("classify") if "classify" in host.items["tasks"] else None
         if run is None:
             report.skipped.append(f"exporter {exporter.name}: no classify run to export")
             continue
-        result = _json(_zooft(report, f"exporter {exporter.name}: export", ["export", str(run), "--format", exporter.name, "--json"],
-                              cwd=root, env=env))
-        if result is None:
-            continue
-        _artifact_checks(report, run, result, _one_input(run), root, env)
+        sample = _one_input(run)
+        label = f"exporter {exporter.name}"
+        commands = [(f"{label}: export", ["export", str(run), "--format", exporter.name, "--json"])]
+        if sample is not None:
+            commands.append((f"{label}: predict on its artifact", ["predict", str(run / "exports" / exporter.name), sample, "--json"]))
         if bench:
-            started = time.perf_counter()
-            rows = _json(_zooft(report, f"exporter {exporter.name}: bench", ["bench", str(run), "--runs", "5", "--json"],
-                                cwd=root, env=env))
-            if rows is not None and result["name"] not in {r["name"] for r in rows["rows"]}:
-                reason = next((s["reason"] for s in rows.get("skipped", []) if s["name"] == result["name"]), "not benchmarked")
-                report.fail(f"exporter {exporter.name}: bench skipped its artifact ({reason})",
-                            "give ExporterInfo a load(path) that returns a zooft.Artifact implementing run_batch")
-            report.checked.append(f"bench took {time.perf_counter() - started:.1f} s")
+            commands.append((f"{label}: bench", ["bench", str(run), "--runs", "5", "--json"]))
+        results = _zooft_batch(report, label, commands, cwd=root, env=env)
+        exported = _json(results.get(f"{label}: export"))
+        if exported is not None:
+            _artifact_checks(report, run, exported)
+        rows = _json(results.get(f"{label}: bench"))
+        if rows is not None and exported is not None and exported["name"] not in {r["name"] for r in rows["rows"]}:
+            reason = next((s["reason"] for s in rows.get("skipped", []) if s["name"] == exported["name"]), "not benchmarked")
+            report.fail(f"{label}: bench skipped its artifact ({reason})",
+                        "give ExporterInfo a load(path) that returns a zooft.Artifact implementing run_batch")
     report.raise_if_failed()
     return report
 
