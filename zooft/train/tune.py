@@ -10,7 +10,6 @@ import math
 import re
 import shutil
 import time
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -22,18 +21,9 @@ from ..runs import Run, data_to_json, read_json
 from ..registry import resolve_model
 from ..specs import ModelSpec
 from .multiworker import uses_multiworker, worker_output
+from .schedule import Phase, phases_of  # noqa: F401  (Phase: re-exported for callers of this module)
 
-RESUME_OVERRIDABLE = {"epochs", "fine_tune_epochs", "early_stopping", "export", "feature_cache"}
-
-
-@dataclass
-class Phase:
-    """One training phase: which layer groups train, for how long, at which learning rate."""
-
-    name: str
-    epochs: int
-    unfreeze: int | str
-    lr: float
+RESUME_OVERRIDABLE = {"epochs", "fine_tune_epochs", "max_epochs", "early_stopping", "export", "feature_cache"}
 
 
 def resolve_tune_config(options: dict[str, Any]) -> tuple[ResolvedConfig, ModelSpec, Path | None]:
@@ -144,15 +134,6 @@ def format_options(config: dict[str, Any]) -> dict[str, Any]:
     """Config values a data format's ``load`` receives as keyword options (text columns …)."""
     keys = ("text_column", "label_column", "multi_label", "skip_bad_files")
     return {key: config[key] for key in keys if config.get(key) is not None}
-
-
-def phases_of(config: dict[str, Any]) -> list[Phase]:
-    """Phase 1 trains the head only; phase 2 unfreezes the top groups at a lower rate."""
-    fine_lr = config["fine_tune_lr"] or config["lr"] * config["fine_tune_lr_factor"]
-    phases = [Phase("head", config["epochs"], 0, config["lr"])]
-    if config["fine_tune_epochs"]:
-        phases.append(Phase("fine-tune", config["fine_tune_epochs"], config["unfreeze"], fine_lr))
-    return phases
 
 
 def tune(options: dict[str, Any]) -> Run:

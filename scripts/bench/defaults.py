@@ -1,0 +1,155 @@
+"""What a plain ``zooft tune`` gets, next to flag settings and the hand-written Keras recipe.
+
+Every configuration runs as a fresh process (start-up, data check, model build, feature
+extraction, training, evaluation and report all count) on held-out data sets, over several
+seeds. The runs are interleaved (for each data set and seed, every configuration in turn), so
+a load change on this shared machine hits all of them alike. Each result is appended to a
+JSON-lines file as it comes (``--results``), so an interrupted benchmark keeps what it ran;
+``--summarize FILE`` only prints (and appends) the tables of an earlier results file.
+
+Configurations are named ``NAME=ARGS`` (``--config``), e.g. ``aug-none=--augment none``; the
+presets are in :data:`PRESETS`. ``keras-1e-5`` / ``keras-1e-3`` run ``keras_recipe.py`` (the
+Keras guide's recipe: frozen base, then the whole base unfrozen at a constant rate).
+
+    .venv/bin/python scripts/bench/defaults.py --data digits --data photos --seeds 3 \\
+        --config default --config keras-1e-5 --config keras-1e-3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from datasets import describe_kind, write_any  # noqa: E402
+from results import append_section, load_note, machine_line  # noqa: E402
+
+#: Named configurations: extra ``zooft tune`` flags, or a Keras recipe (``keras:`` + its flags).
+PRESETS: dict[str, str] = {
+    "default": "",
+    "aug-none": "--augment none",
+    "aug-old-default": "--augment auto:flip,zoom=0.1,rotation=0.05,contrast=0.1",
+    "fixed-5+5-none": "--epochs 5 --fine-tune-epochs 5 --augment none",
+    "fixed-5+3-none": "--epochs 5 --fine-tune-epochs 3 --augment none",
+    "head-only": "--fine-tune-epochs 0",
+    "keras-1e-5": "keras:--epochs 3 --fine-tune-epochs 2 --fine-tune-lr 1e-5",
+    "keras-1e-3": "keras:--epochs 3 --fine-tune-epochs 2 --fine-tune-lr 1e-3",
+}
+
+
+def _timed(argv: list[str]) -> tuple[float, str, str]:
+    start = time.perf_counter()
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"command failed ({proc.returncode}): {shlex.join(argv)}\n{proc.stderr[-3000:]}")
+    return seconds, proc.stdout, proc.stderr
+
+
+def run_one(name: str, flags: str, data: Path, seed: int, work: Path, weights: str) -> dict:
+    """One fresh-process run; its accuracy, wall time and (for zooft) timing.json."""
+    if flags.startswith("keras:"):
+        argv = [sys.executable, str(HERE / "keras_recipe.py"), str(data), "--weights", weights, "--seed", str(seed),
+                *shlex.split(flags[len("keras:"):])]
+        seconds, out, _ = _timed(argv)
+        return {"accuracy": json.loads(out.strip().splitlines()[-1])["accuracy"], "seconds": seconds}
+    run = work / f"run-{name}-{seed}-{time.monotonic_ns()}"
+    argv = [sys.executable, "-m", "zooft", "tune", "--backbone", "embedded", "--task", "classify", "--data", str(data),
+            "--seed", str(seed), "--output", str(run), *shlex.split(flags)]
+    seconds, _, _ = _timed(argv)
+    timing = json.loads((run / "timing.json").read_text())
+    accuracy = json.loads((run / "metrics.json").read_text())["accuracy"]
+    return {"accuracy": accuracy, "seconds": seconds, "timing": timing}
+
+
+def summarize(rows: list[dict]) -> str:
+    """Markdown tables: one per data set, a row per configuration (means and per seed)."""
+    out = []
+    for kind in dict.fromkeys(r["data"] for r in rows):
+        sub = [r for r in rows if r["data"] == kind]
+        out.append(f"\n**{describe_kind(kind)}**\n")
+        out.append("| configuration | flags | test accuracy (mean) | per seed | wall (s, mean) | epochs run (head + fine-tune, per seed) | head phase wall (s) |")
+        out.append("|---|---|---|---|---|---|---|")
+        for name in dict.fromkeys(r["config"] for r in sub):
+            runs = sorted((r for r in sub if r["config"] == name), key=lambda r: r["seed"])
+            acc = sum(r["accuracy"] for r in runs) / len(runs)
+            sec = sum(r["seconds"] for r in runs) / len(runs)
+            epochs = " / ".join(
+                f"{r['timing']['epochs_run'].get('head', 0)}+{r['timing']['epochs_run'].get('fine-tune', 0)}" if "timing" in r else "–"
+                for r in runs)
+            heads = [r["timing"].get("phase_wall_seconds", {}).get("head") for r in runs if "timing" in r]
+            head = f"{sum(heads) / len(heads):.1f}" if heads and None not in heads else "–"
+            out.append(f"| {name} | `{runs[0]['flags'] or '(none)'}` | {acc:.4f} | "
+                       f"{' / '.join(f'{r['accuracy']:.3f}' for r in runs)} | {sec:.1f} | {epochs} | {head} |")
+    return "\n".join(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", action="append", help="data set kind (repeatable): digits, photos, shapes, …")
+    parser.add_argument("--config", action="append", help="NAME (a preset) or NAME=FLAGS (repeatable)")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--results", default=None, help="JSON-lines file the results are appended to")
+    parser.add_argument("--summarize", help="only summarise this results file")
+    parser.add_argument("--title", default="Defaults: a plain zooft tune next to flag settings")
+    parser.add_argument("--no-write", action="store_true", help="do not append to BENCHMARKS.md")
+    args = parser.parse_args()
+
+    if args.summarize:
+        rows = [json.loads(line) for line in Path(args.summarize).read_text().splitlines() if line.strip()]
+        print(summarize(rows))
+        return
+    configs: dict[str, str] = {}
+    for item in args.config or ["default"]:
+        name, sep, flags = item.partition("=")
+        configs[name] = flags if sep else PRESETS[name]
+    from zooft.registry import load_registry
+
+    weights = str(load_registry().resolve("embedded").weights.location)
+    work = Path(tempfile.mkdtemp(prefix="zooft-defaults-"))
+    results = Path(args.results or work / "results.jsonl")
+    kinds = args.data or ["digits"]
+    sets = {kind: write_any(kind, work / kind) for kind in kinds}
+    load = load_note()
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    rows = []
+    for kind in kinds:
+        for seed in range(args.seeds):
+            for name, flags in configs.items():
+                row = {"data": kind, "config": name, "flags": flags, "seed": seed,
+                       **run_one(name, flags, sets[kind], seed, work, weights)}
+                row["load"] = os.getloadavg()[0]
+                rows.append(row)
+                with results.open("a") as handle:
+                    handle.write(json.dumps(row) + "\n")
+                print(f"{kind} seed {seed} {name}: accuracy {row['accuracy']:.4f} in {row['seconds']:.1f}s", flush=True)
+    loads = [r["load"] for r in rows]
+    section = f"""
+## {args.title}
+
+{machine_line()} · started {started} · {load} 1-minute load average during the runs: \
+{min(loads):.1f}–{max(loads):.1f} (2 cores, shared with other jobs: absolute times are slower than on an idle machine, \
+ratios within one data set and seed hold).
+
+Each configuration a fresh process, interleaved per data set and seed; seeds 0–{args.seeds - 1}.
+{summarize(rows)}
+
+Command: `.venv/bin/python scripts/bench/defaults.py {' '.join(f'--data {k}' for k in kinds)} --seeds {args.seeds} \
+{' '.join(shlex.quote('--config=' + n + ('=' + f if f != PRESETS.get(n) else '')) for n, f in configs.items())}`
+"""
+    print(section)
+    if not args.no_write:
+        append_section(section)
+
+
+if __name__ == "__main__":
+    main()
