@@ -211,7 +211,7 @@ TUNE_KEYS: dict[str, Key] = {
     "batch_size": Key(_positive_int, 32, "batch size (global, across replicas)"),
     "epochs": Key(_epochs, AUTO, "epochs of phase 1 (head only, backbone frozen), or auto: until val_loss stops improving"),
     "fine_tune_epochs": Key(_epochs, AUTO, "epochs of phase 2 (top layer groups unfrozen), or auto: early stopping, best weights restored"),
-    "max_epochs": Key(_positive_int, 10, "epoch budget of each auto phase that runs the backbone (a head on cached features may run 10x)"),
+    "max_epochs": Key(_positive_int, 5, "epoch budget of each auto phase that runs the backbone (a head on cached features may run 10x)"),
     "unfreeze": Key(_unfreeze, "all", "layer groups to unfreeze in phase 2: N or all"),
     "lr": Key(_positive_float, 1e-3, "learning rate of phase 1"),
     "fine_tune_lr": Key(_optional(_positive_float), None, "learning rate of phase 2 (default lr × factor)"),

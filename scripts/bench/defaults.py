@@ -88,8 +88,9 @@ def summarize(rows: list[dict]) -> str:
                 for r in runs)
             heads = [r["timing"].get("phase_wall_seconds", {}).get("head") for r in runs if "timing" in r]
             head = f"{sum(heads) / len(heads):.1f}" if heads and None not in heads else "–"
-            out.append(f"| {name} | `{runs[0]['flags'] or '(none)'}` | {acc:.4f} | "
-                       f"{' / '.join(f'{r['accuracy']:.3f}' for r in runs)} | {sec:.1f} | {epochs} | {head} |")
+            per_seed = " / ".join(f"{r['accuracy']:.3f}" for r in runs)
+            flags = runs[0]["flags"] or "(none)"
+            out.append(f"| {name} | `{flags}` | {acc:.4f} | {per_seed} | {sec:.1f} | {epochs} | {head} |")
     return "\n".join(out)
 
 
@@ -122,8 +123,8 @@ def main() -> None:
     load = load_note()
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     rows = []
-    for kind in kinds:
-        for seed in range(args.seeds):
+    for seed in range(args.seeds):  # seeds outermost: an interrupted run still covers every data set
+        for kind in kinds:
             for name, flags in configs.items():
                 row = {"data": kind, "config": name, "flags": flags, "seed": seed,
                        **run_one(name, flags, sets[kind], seed, work, weights)}
@@ -140,7 +141,7 @@ def main() -> None:
 {min(loads):.1f}–{max(loads):.1f} (2 cores, shared with other jobs: absolute times are slower than on an idle machine, \
 ratios within one data set and seed hold).
 
-Each configuration a fresh process, interleaved per data set and seed; seeds 0–{args.seeds - 1}.
+Each configuration a fresh process, interleaved per seed and data set; seeds 0–{args.seeds - 1}.
 {summarize(rows)}
 
 Command: `.venv/bin/python scripts/bench/defaults.py {' '.join(f'--data {k}' for k in kinds)} --seeds {args.seeds} \

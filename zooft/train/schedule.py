@@ -6,7 +6,7 @@ for its patience, at most its budget, and then the best weights seen so far are 
 before the next phase starts, so fine-tuning starts from the best head and a fine-tuning
 phase that never beats the head gives the head back.
 
-Budgets: ``--max-epochs`` (default 10) for a phase that runs images through the backbone; a
+Budgets: ``--max-epochs`` (default 5) for a phase that runs images through the backbone; a
 head on cached features (``feature_cache.py``) costs a small fraction of that per epoch
 and may run :data:`CACHED_HEAD_FACTOR` times as many. Patiences were chosen by measurement
 (BENCHMARKS.md, "Automatic schedule").
@@ -59,7 +59,7 @@ class Phase:
 def phases_of(config: dict[str, Any]) -> list[Phase]:
     """Phase 1 trains the head only; phase 2 unfreezes the top groups at a lower rate."""
     fine_lr = config["fine_tune_lr"] or config["lr"] * config["fine_tune_lr_factor"]
-    budget = config.get("max_epochs") or 10
+    budget = config.get("max_epochs") or 5
     head, fine = config["epochs"], config["fine_tune_epochs"]
     phases = [Phase("head", budget, 0, config["lr"], HEAD_PATIENCE) if head == AUTO else Phase("head", head, 0, config["lr"])]
     if fine == AUTO:

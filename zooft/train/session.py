@@ -55,6 +55,7 @@ class TrainingSession:
         self._check_training_data()
         self.phase_seconds: dict[str, float] = {}
         self.schedule_notes: dict[str, str] = {}  # set by train: how each phase's length is decided
+        self.extraction_seconds: float | None = None  # the feature cache's extraction, when it ran
         self.keep_best = False  # set by train: whether the best epoch's weights are kept
         self.min_delta = MIN_DELTA
         self.feature_cache_note: str | None = None  # set by feature_cache.build_plan
@@ -297,6 +298,7 @@ class TrainingSession:
         if plan is None:
             return self.model, self.train_ds, self.val_ds
         self.phase_seconds[phase.name] = plan.seconds
+        self.extraction_seconds = plan.seconds
         # the head shares the full model's layers and, compiled with the same optimizer object,
         # its slot variables: checkpoints of self.model stay valid and resumable either way
         plan.head.compile(optimizer=self.model.optimizer, steps_per_execution=steps,
@@ -319,9 +321,12 @@ class TrainingSession:
         """``model.keras`` written atomically: a crash never leaves a truncated model."""
         atomic_write(self.run.path / "model.keras", self.model.save)
 
-    def finish(self, *, total_seconds: float) -> None:
-        """Evaluate, save the model, history, timing and report."""
+    def finish(self, *, total_seconds: float, watch: Any = None) -> None:
+        """Evaluate, save the model, history, timing and report. ``watch`` (tune's Stopwatch)
+        gets the evaluation, save and report steps; its laps go to ``timing.json``."""
         self.metrics = self.evaluate()
+        if watch is not None:
+            watch.lap("evaluation")
         self.save_model()
         self.run.write_json("history.json", self.state["history"])
         epochs = [e for p in self.state["history"]["phases"] for e in p["epochs"]]
@@ -340,9 +345,18 @@ class TrainingSession:
             "stopped": self.state.get("stopped", {}),
             # this process's wall time per phase, feature extraction and graph tracing included
             "phase_wall_seconds": {name: round(sec, 2) for name, sec in self.phase_seconds.items()},
+            "feature_extraction_seconds": None if self.extraction_seconds is None else round(self.extraction_seconds, 2),
         }
+        if watch is not None:
+            watch.lap("save model and history")
+            # the split of the training step: feature extraction (in the head's wall time) and phases
+            self.timing["steps"] = dict(watch.steps)
         self.run.write_json("timing.json", self.timing)
         refresh_report(self.run)
+        if watch is not None:
+            watch.lap("report")
+            self.timing["steps"] = dict(watch.steps)
+            self.run.write_json("timing.json", self.timing)
         acc = self.metrics.get("accuracy")
         self.console.print(
             f"done in {total_seconds:.0f}s: {self.metrics.get('split')} accuracy "

@@ -141,10 +141,12 @@ def tune(options: dict[str, Any]) -> Run:
     from ..cli.console import err
 
     started = time.perf_counter()
+    watch = Stopwatch()
     resolved, spec, resume_dir = resolve_tune_config(options)
     config = resolved.values
     check_exports(config["export"])
     prefetch_weights(spec, config)
+    watch.lap("config, registry and plugins")
     if uses_multiworker(config["strategy"]):
         # only the chief writes the run directory; other workers write a private temp copy
         resume_dir = worker_output(config, resume_dir)
@@ -157,6 +159,7 @@ def tune(options: dict[str, Any]) -> Run:
         run_dir = resume_dir
         data = Run(run_dir).data()
         err.print(f"resuming {run_dir}")
+    watch.lap("data check and split")
     run = Run(run_dir)
     run.write_json(
         "config.json",
@@ -167,11 +170,14 @@ def tune(options: dict[str, Any]) -> Run:
 
     from .session import TrainingSession
 
+    watch.lap("import TensorFlow and Keras")
     previous_policy = keras.mixed_precision.global_policy().name
     try:
         session = TrainingSession(run, config, spec, data, console=err)
+        watch.lap("model build")
         session.train(phases_of(config))
-        session.finish(total_seconds=time.perf_counter() - started)
+        watch.lap("training (feature extraction and every phase)")
+        session.finish(total_seconds=time.perf_counter() - started, watch=watch)
     except BaseException:
         # A run that failed before committing its first epoch holds nothing worth resuming:
         # remove the directory this call created, so the same command can simply be re-run.
@@ -190,6 +196,21 @@ def tune(options: dict[str, Any]) -> Run:
             err.print(f"exported {fmt}{':' + quant if quant else ''}: {result['artifact']}")
         refresh_report(run)
     return Run.open(run_dir)
+
+
+class Stopwatch:
+    """Wall seconds per step of a run, in order (``timing.json``'s ``steps``): what the fixed
+    costs of a run are, next to training."""
+
+    def __init__(self) -> None:
+        self.steps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        """Charge the time since the previous lap to ``name``."""
+        now = time.perf_counter()
+        self.steps[name] = round(self.steps.get(name, 0.0) + now - self._last, 2)
+        self._last = now
 
 
 def prefetch_weights(spec: ModelSpec, config: dict[str, Any]) -> None:
