@@ -8,7 +8,7 @@ JSON-lines file as it comes (``--results``), so an interrupted benchmark keeps w
 ``--summarize FILE`` only prints (and appends) the tables of an earlier results file.
 
 Configurations are named ``NAME=ARGS`` (``--config``), e.g. ``aug-none=--augment none``; the
-presets are in :data:`PRESETS`. ``keras-1e-5`` / ``keras-1e-3`` run ``keras_recipe.py`` (the
+presets are in :data:`PRESETS`. ``NAME@digits+photos`` runs a configuration on those data sets only. ``keras-1e-5`` / ``keras-1e-3`` run ``keras_recipe.py`` (the
 Keras guide's recipe: frozen base, then the whole base unfrozen at a constant rate).
 
     .venv/bin/python scripts/bench/defaults.py --data digits --data photos --seeds 3 \\
@@ -103,6 +103,9 @@ def main() -> None:
     parser.add_argument("--summarize", help="only summarise this results file")
     parser.add_argument("--title", default="Defaults: a plain zooft tune next to flag settings")
     parser.add_argument("--no-write", action="store_true", help="do not append to BENCHMARKS.md")
+    parser.add_argument("--data-root", help="reuse data sets written here earlier (DIR/<kind>), write missing ones there")
+    parser.add_argument("--cache-check", action="store_true",
+                        help="per data set, after seed 0's default run: the same head epochs without the feature cache")
     args = parser.parse_args()
 
     if args.summarize:
@@ -110,22 +113,30 @@ def main() -> None:
         print(summarize(rows))
         return
     configs: dict[str, str] = {}
+    only: dict[str, set[str]] = {}
     for item in args.config or ["default"]:
         name, sep, flags = item.partition("=")
+        name, at, kinds_of = name.partition("@")
         configs[name] = flags if sep else PRESETS[name]
+        if at:
+            only[name] = set(kinds_of.split("+"))
     from zooft.registry import load_registry
 
     weights = str(load_registry().resolve("embedded").weights.location)
     work = Path(tempfile.mkdtemp(prefix="zooft-defaults-"))
     results = Path(args.results or work / "results.jsonl")
     kinds = args.data or ["digits"]
-    sets = {kind: write_any(kind, work / kind) for kind in kinds}
+    root = Path(args.data_root) if args.data_root else work
+    sets = {kind: root / kind if (root / kind / "train").is_dir() else write_any(kind, root / kind) for kind in kinds}
     load = load_note()
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     rows = []
+    cache_rows: list[tuple[dict, dict]] = []
     for seed in range(args.seeds):  # seeds outermost: an interrupted run still covers every data set
         for kind in kinds:
             for name, flags in configs.items():
+                if name in only and kind not in only[name]:
+                    continue
                 row = {"data": kind, "config": name, "flags": flags, "seed": seed,
                        **run_one(name, flags, sets[kind], seed, work, weights)}
                 row["load"] = os.getloadavg()[0]
@@ -133,7 +144,27 @@ def main() -> None:
                 with results.open("a") as handle:
                     handle.write(json.dumps(row) + "\n")
                 print(f"{kind} seed {seed} {name}: accuracy {row['accuracy']:.4f} in {row['seconds']:.1f}s", flush=True)
+                if args.cache_check and seed == 0 and name == "default":
+                    # the default run's head phase (cached features), against the same number of
+                    # head epochs through the frozen backbone (no cache), augmentation as auto
+                    head = row["timing"]["epochs_run"]["head"]
+                    flags = f"--no-feature-cache --epochs {head} --fine-tune-epochs 0"
+                    check = {"data": kind, "config": "head without cache", "flags": flags, "seed": seed,
+                             **run_one("nocache", flags, sets[kind], seed, work, weights)}
+                    check["load"] = os.getloadavg()[0]
+                    cache_rows.append((row, check))
+                    with results.open("a") as handle:
+                        handle.write(json.dumps(check) + "\n")
     loads = [r["load"] for r in rows]
+    cache_table = ""
+    if cache_rows:
+        lines = ["| data | head epochs | head phase with the cache (s) | without (s) | ratio |", "|---|---|---|---|---|"]
+        for on, off in cache_rows:
+            a, b = on["timing"]["phase_wall_seconds"]["head"], off["timing"]["phase_wall_seconds"]["head"]
+            lines.append(f"| {on['data']} | {on['timing']['epochs_run']['head']} | {a:.1f} | {b:.1f} | **{b / a:.1f}×** |")
+        cache_table = ("\nHead phase of the default run (seed 0; feature extraction + head epochs, wall time inside the run) "
+                       "against the same number of head epochs through the frozen backbone (`--no-feature-cache`):\n\n"
+                       + "\n".join(lines) + "\n")
     section = f"""
 ## {args.title}
 
@@ -143,9 +174,10 @@ ratios within one data set and seed hold).
 
 Each configuration a fresh process, interleaved per seed and data set; seeds 0–{args.seeds - 1}.
 {summarize(rows)}
-
+{cache_table}
 Command: `.venv/bin/python scripts/bench/defaults.py {' '.join(f'--data {k}' for k in kinds)} --seeds {args.seeds} \
-{' '.join(shlex.quote('--config=' + n + ('=' + f if f != PRESETS.get(n) else '')) for n, f in configs.items())}`
+{' '.join(shlex.quote('--config=' + n + ('@' + '+'.join(sorted(only[n])) if n in only else '') + ('=' + f if f != PRESETS.get(n) else '')) for n, f in configs.items())}\
+{' --cache-check' if args.cache_check else ''}`
 """
     print(section)
     if not args.no_write:
