@@ -46,6 +46,10 @@ PRESETS: dict[str, str] = {
 }
 
 
+#: Head epochs of the no-cache comparison run (``--cache-check``).
+CACHE_CHECK_EPOCHS = 8
+
+
 def _timed(argv: list[str]) -> tuple[float, str, str]:
     start = time.perf_counter()
     proc = subprocess.run(argv, capture_output=True, text=True, check=False)
@@ -147,7 +151,9 @@ def main() -> None:
                 if args.cache_check and seed == 0 and name == "default":
                     # the default run's head phase (cached features), against the same number of
                     # head epochs through the frozen backbone (no cache), augmentation as auto
-                    head = row["timing"]["epochs_run"]["head"]
+                    # at most CACHE_CHECK_EPOCHS: fewer epochs without the cache than the cached
+                    # phase ran makes the ratio a lower bound, at a fraction of the cost
+                    head = min(row["timing"]["epochs_run"]["head"], CACHE_CHECK_EPOCHS)
                     flags = f"--no-feature-cache --epochs {head} --fine-tune-epochs 0"
                     check = {"data": kind, "config": "head without cache", "flags": flags, "seed": seed,
                              **run_one("nocache", flags, sets[kind], seed, work, weights)}
@@ -158,12 +164,15 @@ def main() -> None:
     loads = [r["load"] for r in rows]
     cache_table = ""
     if cache_rows:
-        lines = ["| data | head epochs | head phase with the cache (s) | without (s) | ratio |", "|---|---|---|---|---|"]
+        lines = ["| data | head phase with the cache: epochs, wall (s) | without the cache: epochs, wall (s) | ratio (≥) |",
+                 "|---|---|---|---|"]
         for on, off in cache_rows:
             a, b = on["timing"]["phase_wall_seconds"]["head"], off["timing"]["phase_wall_seconds"]["head"]
-            lines.append(f"| {on['data']} | {on['timing']['epochs_run']['head']} | {a:.1f} | {b:.1f} | **{b / a:.1f}×** |")
+            lines.append(f"| {on['data']} | {on['timing']['epochs_run']['head']}, {a:.1f} | "
+                         f"{off['timing']['epochs_run']['head']}, {b:.1f} | **{b / a:.1f}×** |")
         cache_table = ("\nHead phase of the default run (seed 0; feature extraction + head epochs, wall time inside the run) "
-                       "against the same number of head epochs through the frozen backbone (`--no-feature-cache`):\n\n"
+                       f"against at most {CACHE_CHECK_EPOCHS} head epochs through the frozen backbone (`--no-feature-cache`): "
+                       "fewer epochs without the cache than with it, so the ratio is a lower bound.\n\n"
                        + "\n".join(lines) + "\n")
     section = f"""
 ## {args.title}
