@@ -75,6 +75,42 @@ def run_one(name: str, flags: str, data: Path, seed: int, work: Path, weights: s
     return {"accuracy": accuracy, "seconds": seconds, "timing": timing}
 
 
+def breakdown(rows: list[dict], config: str = "default") -> str:
+    """Where the wall time of ``config``'s runs goes (timing.json's steps, means per data set):
+    process start-up (interpreter, CLI and plugin imports) is the wall time no step covers."""
+    kinds = [k for k in dict.fromkeys(r["data"] for r in rows) if any(r["config"] == config and "timing" in r and
+                                                                         "steps" in r["timing"] for r in rows if r["data"] == k)]
+    if not kinds:
+        return ""
+    names: dict[str, None] = {"process start-up (imports before tune)": None}
+    table: dict[str, dict[str, float]] = {}
+    for kind in kinds:
+        runs = [r for r in rows if r["data"] == kind and r["config"] == config and "steps" in r.get("timing", {})]
+        sums: dict[str, float] = {}
+        for r in runs:
+            steps = r["timing"]["steps"]
+            extraction = r["timing"].get("feature_extraction_seconds") or 0.0
+            parts = {"process start-up (imports before tune)": r["seconds"] - sum(steps.values())}
+            for name, sec in steps.items():
+                if name.startswith("training") and extraction:
+                    parts["feature extraction (head phase)"] = extraction
+                    heads = r["timing"]["phase_wall_seconds"].get("head", extraction) - extraction
+                    parts["head epochs on cached features"] = heads
+                    parts["fine-tuning (and anything else in training)"] = sec - extraction - heads
+                else:
+                    parts[name] = sec
+            for name, sec in parts.items():
+                names.setdefault(name, None)
+                sums[name] = sums.get(name, 0.0) + sec
+        table[kind] = {name: sec / len(runs) for name, sec in sums.items()}
+    lines = [f"| step | {' | '.join(kinds)} |", "|---|" + "---|" * len(kinds)]
+    for name in names:
+        lines.append(f"| {name} | " + " | ".join(f"{table[k].get(name, 0.0):.1f}" for k in kinds) + " |")
+    lines.append("| **wall time** | " + " | ".join(
+        f"**{sum(table[k].values()):.1f}**" for k in kinds) + " |")
+    return "\n".join(lines)
+
+
 def summarize(rows: list[dict]) -> str:
     """Markdown tables: one per data set, a row per configuration (means and per seed)."""
     out = []
@@ -115,6 +151,7 @@ def main() -> None:
     if args.summarize:
         rows = [json.loads(line) for line in Path(args.summarize).read_text().splitlines() if line.strip()]
         print(summarize(rows))
+        print("\nTime to first result, default runs (s, means):\n\n" + breakdown(rows))
         return
     configs: dict[str, str] = {}
     only: dict[str, set[str]] = {}
@@ -184,6 +221,10 @@ ratios within one data set and seed hold).
 Each configuration a fresh process, interleaved per seed and data set; seeds 0–{args.seeds - 1}.
 {summarize(rows)}
 {cache_table}
+Where a default run's wall time goes (s, means over seeds; timing.json's `steps`):
+
+{breakdown(rows)}
+
 Command: `.venv/bin/python scripts/bench/defaults.py {' '.join(f'--data {k}' for k in kinds)} --seeds {args.seeds} \
 {' '.join(shlex.quote('--config=' + n + ('@' + '+'.join(sorted(only[n])) if n in only else '') + ('=' + f if f != PRESETS.get(n) else '')) for n, f in configs.items())}\
 {' --cache-check' if args.cache_check else ''}`
