@@ -48,6 +48,20 @@ def _non_negative_int(value: Any) -> int:
     return number
 
 
+#: ``epochs`` / ``fine_tune_epochs`` value for the automatic schedule (zooft/train/schedule.py).
+AUTO = "auto"
+
+
+def _epochs(value: Any) -> int | str:
+    """A number of epochs (≥ 0) or ``auto`` (train until validation stops improving)."""
+    if isinstance(value, str) and value.strip().lower() == AUTO:
+        return AUTO
+    try:
+        return _non_negative_int(value)
+    except ValueError:
+        raise ValueError("expected a number of epochs (0, 1, 2 …) or 'auto'") from None
+
+
 def _positive_float(value: Any) -> float:
     number = float(value)
     if not number > 0:
@@ -228,8 +242,9 @@ TUNE_KEYS: dict[str, Key] = {
     "skip_bad_files": Key(bool, False, "drop unreadable files instead of failing"),
     "image_size": Key(_image_size, None, "input size; default: the model's native size"),
     "batch_size": Key(_positive_int, 32, "batch size (global, across replicas)"),
-    "epochs": Key(_non_negative_int, 5, "epochs of phase 1 (head only, backbone frozen)"),
-    "fine_tune_epochs": Key(_non_negative_int, 0, "epochs of phase 2 (top layer groups unfrozen)"),
+    "epochs": Key(_epochs, AUTO, "epochs of phase 1 (head only, backbone frozen), or auto: until val_loss stops improving"),
+    "fine_tune_epochs": Key(_epochs, AUTO, "epochs of phase 2 (top layer groups unfrozen), or auto: early stopping, best weights restored"),
+    "max_epochs": Key(_positive_int, 5, "epoch budget of each auto phase that runs the backbone (a head on cached features may run 10x)"),
     "unfreeze": Key(_unfreeze, "all", "layer groups to unfreeze in phase 2: N or all"),
     "lr": Key(_positive_float, 1e-3, "learning rate of phase 1"),
     "fine_tune_lr": Key(_optional(_positive_float), None, "learning rate of phase 2 (default lr × factor)"),
@@ -244,7 +259,8 @@ TUNE_KEYS: dict[str, Key] = {
     "label_smoothing": Key(_fraction, 0.0, "label smoothing"),
     "class_weight": Key(_optional(_choice("balanced")), None, "balanced: weight classes by inverse frequency"),
     "dropout": Key(_fraction, 0.2, "dropout before the head"),
-    "augment": Key(_optional_str, "default", "augmentation: default, none, or e.g. flip,zoom=0.1,rotation=0.05"),
+    "augment": Key(_optional_str, "auto", "augmentation: auto (default augmentation wherever images go through a training backbone; "
+                   "a head on cached features sees un-augmented images), default, none, or e.g. flip,zoom=0.1,rotation=0.05"),
     "precision": Key(_choice("auto", "float32", "mixed_float16", "mixed_bfloat16"), "auto", "precision policy"),
     "strategy": Key(_choice("auto", "default", "mirrored", "multiworker", "tpu"), "auto", "distribution strategy"),
     "early_stopping": Key(_non_negative_int, 0, "patience in epochs on val_loss (0: off); best weights restored"),
@@ -352,4 +368,8 @@ def resolve(
                 parsed = {**values["task_options"], **parsed}
             values[key] = parsed
             sources[key] = where
+    if values["epochs"] != AUTO and sources["fine_tune_epochs"] == "default":
+        # "--epochs 3" keeps the meaning it always had: three head epochs and no fine-tuning
+        values["fine_tune_epochs"] = 0
+        sources["fine_tune_epochs"] = f"default (0 when --epochs is a number; set by {sources['epochs']})"
     return ResolvedConfig(values, sources)

@@ -239,10 +239,16 @@ def _data_blocks(summary: dict[str, Any]) -> list[Block]:
 
 def _timing_blocks(timing: dict[str, Any]) -> list[Block]:
     rows = [("total", _duration(timing.get("total_seconds")))]
-    rows += [(f"phase {name}", _duration(sec)) for name, sec in (timing.get("phases") or {}).items()]
+    run, stopped = timing.get("epochs_run") or {}, timing.get("stopped") or {}
+    for name, sec in (timing.get("phases") or {}).items():
+        # the epochs a phase ran (an auto phase decides them) and why it stopped
+        detail = stopped.get(name) or (f"{run[name]} epochs" if name in run else "")
+        rows.append((f"phase {name}", _duration(sec) + (f" ({detail})" if detail else "")))
     if timing.get("images_per_second") is not None:
         rows.append(("throughput", f"{timing['images_per_second']:.1f} images/s"))
-    rows += [(k, v) for k, v in timing.items() if k not in ("total_seconds", "phases", "images_per_second")]
+    shown = ("total_seconds", "phases", "images_per_second", "epochs_run", "stopped")
+    rows += [(k, "; ".join(f"{a}: {b}" for a, b in v.items()) if isinstance(v, dict) else v)
+             for k, v in timing.items() if k not in shown]
     return [("kv", rows)]
 
 

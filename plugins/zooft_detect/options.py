@@ -147,10 +147,14 @@ def resolve_options(config: Mapping[str, Any] | None) -> DetectOptions:
 
 
 def parse_augment(value: Any) -> tuple[str, ...]:
-    """``--augment`` for detection: ``default`` (all), ``none``, or e.g. ``flip,crop``."""
+    """``--augment`` for detection: ``default`` or ``auto`` (all; ``auto:SPEC`` is SPEC), ``none``, or e.g. ``flip,crop``."""
     if value is None or str(value).strip().lower() in ("", "none", "off", "false", "no", "0"):
         return ()
     text = str(value).strip().lower()
+    if text == "auto" or text.startswith("auto:"):  # the host's auto setting: its SPEC, else the default
+        text = text.partition(":")[2].strip() or "default"
+        if text in ("none", "off"):
+            return ()
     if text == "default":
         return DEFAULT_AUGMENTS
     chosen = []

@@ -42,15 +42,17 @@ from .options import IO_TYPES, QUANTIZE_MODES
 
 # Parity gates per mode (docs/export.md explains each). Float modes gate the largest probability
 # difference; quantized modes change individual probabilities by design (int8 outputs move in
-# steps of 1/256), so they gate what users see: the same top-1 class and no real accuracy loss.
-# 0.95 / 0.03 allow 10 flips in 200 samples, near-ties only on a healthy model; a broken one
-# (bad calibration, saturated activations) fails both by a wide margin.
+# steps of 1/256), so they gate what users see: no real accuracy loss on the labelled parity
+# samples, and the same top-1 class wherever the Keras model is confident (top-1 ahead of the
+# runner-up by zooft.parity.CONFIDENT_MARGIN). Plain agreement is reported, not gated: on a
+# low-confidence model it flips on near-ties while accuracy holds. A broken export (bad
+# calibration, saturated activations, wrong weights) changes confident answers and accuracy.
 GATES: dict[str, dict[str, float]] = {
     "none": {"max_abs": 1e-4},
-    "float16": {"max_abs": 0.02, "top1_agreement": 0.98},
-    "dynamic": {"top1_agreement": 0.95, "accuracy_drop": 0.03},
-    "int8": {"top1_agreement": 0.95, "accuracy_drop": 0.03},
-    "int8-full": {"top1_agreement": 0.95, "accuracy_drop": 0.03},
+    "float16": {"max_abs": 0.02, "confident_top1_agreement": 0.98},
+    "dynamic": {"confident_top1_agreement": 0.95, "accuracy_drop": 0.03},
+    "int8": {"confident_top1_agreement": 0.95, "accuracy_drop": 0.03},
+    "int8-full": {"confident_top1_agreement": 0.95, "accuracy_drop": 0.03},
 }
 MODEL_FILE = "model.tflite"
 

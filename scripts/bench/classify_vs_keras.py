@@ -131,6 +131,12 @@ accuracy zooft − Keras = **{acc[zooft] - acc[keras_name]:+.4f}**.
 
 zooft's feature cache (seed 0): {feature_note}.
 
+Settings of the peers (same backbone weights, head, batch, epochs, rates, no augmentation):
+zooft keeps BatchNorm frozen while fine-tuning (γ/β and statistics) and decays the fine-tuning
+rate by a cosine to 0; the Keras guide recipe (`keras_recipe.py`) trains BatchNorm γ/β once the
+base is unfrozen (statistics frozen: the base runs with `training=False`) at a constant rate; the
+ImageDataGenerator recipe (`seed_recipe.py`) freezes BatchNorm and keeps a constant rate.
+
 Command: `.venv/bin/python scripts/bench/classify_vs_keras.py --data {args.data} --epochs {args.epochs} \
 --fine-tune-epochs {args.fine_tune_epochs} --lr {args.lr:g} --fine-tune-lr {args.fine_tune_lr:g} \
 --batch-size {args.batch_size} --image-size {args.image_size} --seeds {args.seeds}`

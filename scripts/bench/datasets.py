@@ -31,8 +31,10 @@ def write_digits(out_dir: str | Path, *, size: int = 32, seed: int = 0, copies: 
     """Write ``out_dir/{train,val,test}/<digit>/*.png`` (60/15/25 %, stratified, seeded).
 
     Pixels 0..16 become 0..255 grey, upscaled to ``size`` with nearest-neighbour so the files
-    keep the original information. ``copies`` > 1 repeats the training split (for memory
-    scaling benchmarks) under new file names.
+    keep the original information. ``copies`` > 1 adds ``copies - 1`` *shifted variants* of
+    each training scan (for scaling benchmarks): copy k moves the digit by a seeded offset of
+    1-3 pixels (of ``size``) in x and y, filling with black, so every file is a distinct image
+    (the underlying hand-written scans are still the same 1,078).
     """
     from sklearn.datasets import load_digits
 
@@ -47,10 +49,21 @@ def write_digits(out_dir: str | Path, *, size: int = 32, seed: int = 0, copies: 
             for copy in range(copies if split == "train" else 1):
                 for i in members:
                     pixels = (digits.images[i] * (255.0 / 16.0)).astype(np.uint8)
-                    image = Image.fromarray(pixels, mode="L").resize((size, size), Image.NEAREST)
-                    image.save(folder / f"{i:04d}_{copy}.png")
+                    image = np.asarray(Image.fromarray(pixels, mode="L").resize((size, size), Image.NEAREST))
+                    if copy:
+                        image = _shifted(image, rng)
+                    Image.fromarray(image, mode="L").save(folder / f"{i:04d}_{copy}.png")
                     counts[split] += 1
     return counts
+
+
+def _shifted(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``image`` moved by 1-3 pixels in x and in y (random signs), the uncovered border black."""
+    dy, dx = (int(rng.integers(1, 4)) * int(rng.choice((-1, 1))) for _ in range(2))
+    out = np.zeros_like(image)
+    h, w = image.shape
+    out[max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = image[max(-dy, 0):h - max(dy, 0), max(-dx, 0):w - max(dx, 0)]
+    return out
 
 
 def write_digit_photos(out_dir: str | Path, *, width: int = 400, height: int = 300, seed: int = 0,
@@ -91,6 +104,14 @@ def write_digit_photos(out_dir: str | Path, *, width: int = 400, height: int = 3
 
 #: ``--data`` choices of the benchmarks.
 KINDS = ("digits", "photos")
+#: Data sets :func:`write_any` writes: the KINDS, zooft's generated shapes, and the held-out
+#: sets of ``heldout.py`` (where present) by name.
+DESCRIPTIONS = {
+    "digits": "scikit-learn digits as 32 px PNGs (1,078 train / 269 val / 450 test)",
+    "photos": "scikit-learn digits as 400×300 colour JPEG photos (q90; 1,078 / 269 / 450)",
+    "shapes": "zooft's generated demo shapes, 96 px PNGs (`zooft demo-data classify --splits`, 150 per class, seed 0)",
+    "textures": "crops of eight scikit-image sample photographs, disjoint regions per split (heldout.py)",
+}
 
 
 def write_dataset(kind: str, out_dir: str | Path, *, digits_size: int = 32, copies: int = 1) -> tuple[dict[str, int], str]:
@@ -101,8 +122,30 @@ def write_dataset(kind: str, out_dir: str | Path, *, digits_size: int = 32, copi
         counts = write_digit_photos(out_dir)
         return counts, "scikit-learn digits as 400×300 colour JPEG photos (q90, ~32 KB each)"
     counts = write_digits(out_dir, size=digits_size, copies=copies)
-    repeated = f", the train split {copies}× under new names" if copies > 1 else ""
+    repeated = (f", the train split {copies}×: each scan plus {copies - 1} copies shifted by 1-3 px (distinct files, "
+                f"the same 1,078 scans)") if copies > 1 else ""
     return counts, f"scikit-learn digits as {digits_size} px PNGs{repeated}"
+
+
+def describe_kind(kind: str) -> str:
+    """One line naming the data set ``kind``."""
+    return DESCRIPTIONS.get(kind, kind)
+
+
+def write_any(kind: str, out_dir: str | Path) -> Path:
+    """Write data set ``kind`` (see :data:`DESCRIPTIONS`) as train/val/test image folders."""
+    out_dir = Path(out_dir)
+    if kind in KINDS:
+        write_dataset(kind, out_dir)
+    elif kind == "shapes":
+        from zooft.demo.synthetic import write_classify_demo
+
+        write_classify_demo(out_dir, images_per_class=150, size=96, seed=0, splits=True)
+    else:
+        import heldout  # the embedded model's held-out sets (scripts/bench/heldout.py)
+
+        heldout.write(kind, out_dir)
+    return out_dir
 
 
 if __name__ == "__main__":

@@ -263,14 +263,14 @@ def test_int8_gate_catches_bad_calibration(fresh_run: Path, monkeypatch: pytest.
         return real_convert(model, mode, io_type, np.zeros_like(calibration[:20]), workdir)
 
     monkeypatch.setattr(tflite_exporter, "convert", dark_calibration)
-    with pytest.raises(zooft.ParityError, match=r"top1_agreement 0\.\d+ < 0\.95 \(minimum\)") as info:
+    with pytest.raises(zooft.ParityError, match=r"confident_top1_agreement 0\.\d+ < 0\.95 \(minimum\)") as info:
         export_run(fresh_run, "tflite", {"quantize": "int8"})
     assert "another quantization (none, float16, dynamic, int8-full)" in info.value.hint
     report = json.loads((fresh_run / "exports" / "tflite-int8.failed" / "parity.json").read_text())
-    assert report["metrics"]["accuracy_drop"] > 0.03 and report["thresholds"]["top1_agreement"] == 0.95
+    assert report["metrics"]["accuracy_drop"] > 0.03 and report["thresholds"]["confident_top1_agreement"] == 0.95
     # --tolerance loosens the agreement gates of quantized modes (1 - tolerance, tolerance)
     result = export_run(fresh_run, "tflite", {"quantize": "int8", "tolerance": 0.9})
-    assert result["parity"]["thresholds"]["top1_agreement"] == pytest.approx(0.1)
+    assert result["parity"]["thresholds"]["confident_top1_agreement"] == pytest.approx(0.1)
 
 
 @pytest.mark.slow

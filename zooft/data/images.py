@@ -39,6 +39,7 @@ __all__ = [
     "AUGMENT_KEYS",
     "DEFAULT_AUGMENT",
     "IMAGE_FILE_EXTENSIONS",
+    "augment_is_auto",
     "decode_covering",
     "expand_image_paths",
     "load_images_for_predict",
@@ -48,8 +49,11 @@ __all__ = [
     "stratified_sample",
 ]
 
-#: The augmentation ``zooft tune`` uses unless told otherwise.
-DEFAULT_AUGMENT: dict[str, Any] = {"flip": "horizontal", "zoom": 0.1, "rotation": 0.05, "contrast": 0.1}
+#: The augmentation ``zooft tune`` uses unless told otherwise (``--augment auto``: while the
+#: backbone trains). No flip: a mirrored digit, letter or arrow is another class, and zooft
+#: cannot know whether a data set's meaning survives mirroring (``--augment auto:flip,...``).
+#: Measured against no augmentation in BENCHMARKS.md ("Defaults").
+DEFAULT_AUGMENT: dict[str, Any] = {"zoom": 0.1, "rotation": 0.05, "contrast": 0.1}
 
 #: Each augmentation: (what its value means, the value a bare ``key`` in a CLI string gets, the
 #: largest number allowed; flip takes a mode instead of a number).
@@ -104,10 +108,18 @@ def _unknown(key: str) -> ConfigError:
     return ConfigError(f"unknown augmentation {key!r}", hint=hint)
 
 
+def augment_is_auto(value: Any) -> bool:
+    """Whether ``--augment`` is ``auto`` or ``auto:SPEC``: augment only where images go through a
+    training backbone, so a frozen-backbone head can train on cached, un-augmented features."""
+    text = str(value).strip().lower() if isinstance(value, str) else ""
+    return text == "auto" or text.startswith("auto:")
+
+
 def parse_augment(value: str | Mapping[str, Any] | None) -> dict[str, Any]:
     """Validate augmentation settings from the CLI or a config file.
 
-    Accepts ``None``/``"none"`` (off), ``"default"`` (:data:`DEFAULT_AUGMENT`), a string like
+    Accepts ``None``/``"none"`` (off), ``"default"`` or ``"auto"`` (:data:`DEFAULT_AUGMENT`;
+    ``"auto:SPEC"`` is SPEC, see :func:`augment_is_auto` for what auto changes), a string like
     ``"flip,zoom=0.1,rotation=0.05,contrast=0.1"`` (a bare key takes a moderate default) or a
     dict. Returns a new dict with only the enabled augmentations. Raises
     :class:`zooft.ConfigError` for an unknown key (with close matches) or a bad value.
@@ -118,6 +130,10 @@ def parse_augment(value: str | Mapping[str, Any] | None) -> dict[str, Any]:
         text = value.strip()
         if text.lower() in _OFF:
             return {}
+        if augment_is_auto(text):  # auto[:SPEC]: where it applies is the training core's choice
+            text = text.partition(":")[2].strip() or "default"
+            if text.lower() in _OFF:
+                return {}
         if text.lower() == "default":
             return dict(DEFAULT_AUGMENT)
         items: dict[str, Any] = {}

@@ -101,6 +101,30 @@ def top1_agreement(reference: Any, candidate: Any) -> float:
     return float(np.mean(np.argmax(r, axis=-1) == np.argmax(c, axis=-1)))
 
 
+#: A reference row counts as confident when its top-1 probability leads the runner-up by at
+#: least this much. Quantization moves probabilities by a few hundredths (int8 outputs step in
+#: 1/256): rows closer than this are near-ties whose flips say nothing about the export.
+CONFIDENT_MARGIN = 0.2
+
+
+def confident_rows(reference: Any, margin: float = CONFIDENT_MARGIN) -> np.ndarray:
+    """Mask of rows whose top-1 score leads the second by at least ``margin``."""
+    r = np.asarray(reference, dtype=np.float64)
+    if r.ndim != 2 or r.shape[-1] < 2 or len(r) == 0:
+        return np.ones(len(r), dtype=bool)
+    top2 = np.sort(r, axis=-1)[:, -2:]
+    return (top2[:, 1] - top2[:, 0]) >= margin
+
+
+def confident_top1_agreement(reference: Any, candidate: Any, margin: float = CONFIDENT_MARGIN) -> float | None:
+    """Top-1 agreement over the rows where the reference is confident (:func:`confident_rows`);
+    ``None`` when no row is, so a gate on it is skipped rather than passed on nothing."""
+    mask = confident_rows(reference, margin)
+    if not mask.any():
+        return None
+    return top1_agreement(np.asarray(reference)[mask], np.asarray(candidate)[mask])
+
+
 def _labelled(labels: Any) -> tuple[np.ndarray, np.ndarray]:
     """Integer labels and the mask of rows that have one (``None`` / negative = unlabelled)."""
     raw = [(-1 if (lbl is None or isinstance(lbl, (tuple, list))) else int(lbl)) for lbl in labels]
@@ -165,7 +189,12 @@ def classify_metrics(reference: Outputs, candidate: Outputs, labels: Any, classe
     if name is None:
         return {}
     ref, cand = reference[name], candidate[name]
-    metrics: dict[str, Any] = {"top1_agreement": top1_agreement(ref, cand)}
+    metrics: dict[str, Any] = {
+        "top1_agreement": top1_agreement(ref, cand),
+        # quantized exports gate on these two: agreement where the reference is sure, and accuracy
+        "confident_top1_agreement": confident_top1_agreement(ref, cand),
+        "confident_rows": int(confident_rows(ref).sum()),
+    }
     if labels is not None and len(labels) == len(ref):
         acc_ref, acc_exp = accuracy(ref, labels), accuracy(cand, labels)
         if acc_ref is not None and acc_exp is not None:

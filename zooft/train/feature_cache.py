@@ -51,15 +51,17 @@ class FeaturePlan:
 
 def why_not(session: Any, phase: Any) -> str | None:
     """The reason the cache cannot be used for ``phase`` (one short line), or None if it can."""
-    from ..data.images import parse_augment
+    from ..data.images import augment_is_auto, parse_augment
 
     config = session.config
     if parse_mode(config.get("feature_cache", "auto")) == "off":
         return "disabled (--no-feature-cache)"
     if phase.unfreeze not in (0, "0"):
         return "the backbone trains in this phase"
-    if parse_augment(config["augment"]):
-        return "augmentation is on (use --augment none to cache features)"
+    if parse_augment(config["augment"]) and not augment_is_auto(config["augment"]):
+        # an explicit --augment asks for augmented images in every phase; the default (auto)
+        # augments only where images go through a training backbone
+        return "augmentation is on in every phase (--augment auto, the default, or none caches features)"
     if session.backbone.model.trainable_weights:
         return "the backbone has trainable weights (e.g. BatchNorm) in this phase"
     if session.strategy.num_replicas_in_sync != 1 or session.strategy_name not in ("default",):
@@ -289,7 +291,7 @@ def build_plan(session: Any, phase: Any) -> FeaturePlan | None:
     """Compute (or load) features and return what to fit, or None with the reason printed."""
     import time
 
-    from ..data.images import make_image_dataset, shuffle_plan
+    from ..data.images import make_image_dataset, parse_augment, shuffle_plan
 
     reason = why_not(session, phase)
     hooked = None if reason else session.task.feature_head(session.model, session.backbone)
@@ -347,6 +349,8 @@ def build_plan(session: Any, phase: Any) -> FeaturePlan | None:
     seconds = time.perf_counter() - start
     engine = extractor.engine + (f"; {extractor.reason}" if extractor.reason else "")
     note = f"on ({storage}, {engine}): {', '.join(names)} features of {session.n_train} train images computed once in {seconds:.1f}s"
+    if parse_augment(config["augment"]):
+        note += " (un-augmented images; augmentation applies where the backbone trains)"
     session.console.print(f"feature cache: {note}")
     session.feature_cache_note = note
     return FeaturePlan(head=head, train=datasets["train"], val=datasets["val"], note=note, seconds=seconds,

@@ -13,6 +13,7 @@ from ..specs import ModelSpec
 from .checkpoint import CheckpointStore, load_weights, restore_optimizer
 from ..task import check_backbone, describe_targets
 from .devices import choose_precision, choose_strategy, make_strategy, query_devices
+from .schedule import MIN_DELTA
 
 
 class TrainingSession:
@@ -55,6 +56,10 @@ class TrainingSession:
         )
         self._check_training_data()
         self.phase_seconds: dict[str, float] = {}
+        self.schedule_notes: dict[str, str] = {}  # set by train: how each phase's length is decided
+        self.extraction_seconds: float | None = None  # the feature cache's extraction, when it ran
+        self.keep_best = False  # set by train: whether the best epoch's weights are kept
+        self.min_delta = MIN_DELTA
         self.feature_cache_note: str | None = None  # set by feature_cache.build_plan
 
     # -- data ------------------------------------------------------------------------------------
@@ -116,8 +121,9 @@ class TrainingSession:
             # the first trace of the train step, and a tf.function that creates variables is
             # traced twice: measured +2.3 s per phase for MobileNetV2 on this CPU.
             self.model.optimizer.build(self.model.trainable_variables)
+        length = f"auto (patience {phase.patience})" if phase.auto else f"{phase.epochs} epoch(s)"
         self.console.print(
-            f"phase {phase.name}: {phase.epochs} epoch(s), lr {phase.lr:g}, "
+            f"phase {phase.name}: {length}, lr {phase.lr:g}, "
             f"{trainable} trainable backbone tensors, {len(self.model.trainable_weights)} in total"
         )
 
@@ -144,60 +150,100 @@ class TrainingSession:
     def _on_commit(self, phase: str, epoch: int, record: dict[str, Any]) -> None:
         self._phase_history(phase).append(record)
         self.state["epochs_done"][phase] = epoch
-        patience = self.config["early_stopping"]
         monitor = record.get("val_loss", record.get("loss"))
         best = self.state.get("best")
         if monitor is not None and (best is None or monitor < best["value"] - 1e-7):
             self.state["best"] = {"value": monitor, "phase": phase, "epoch": epoch}
             self.state["stale"] = 0
-            if patience:
+            if self.keep_best:
                 self.store.save_best(self.model)
         else:
             self.state["stale"] = self.state.get("stale", 0) + 1
+        # An auto phase judges itself against its own best epoch, not the run's: fine-tuning
+        # starts from a well-trained head and usually needs a few epochs to pass it.
+        own = self.state.get("phase_best")
+        if own is None or own["phase"] != phase:
+            own = self.state["phase_best"] = {"phase": phase, "value": None, "stale": 0}
+        if monitor is not None and (own["value"] is None or monitor < own["value"] - self.min_delta * abs(own["value"])):
+            own["value"], own["stale"] = monitor, 0
+        else:
+            own["stale"] += 1
         self.store.commit_epoch(self.model, self.state, phase, epoch)
 
     def train(self, phases: list[Any]) -> None:
-        """Run every phase that is not finished yet."""
+        """Run every phase that is not finished yet (an auto phase is finished once it stopped)."""
         import keras
 
+        from ..runs import write_json_atomic
         from .callbacks import commit_callback, progress_callback
         from .progress import steps_for
+        from .schedule import describe
 
         steps = steps_for(self.n_train, self.config["batch_size"])
         patience = self.config["early_stopping"]
+        # best weights are kept for --early-stopping and for every auto phase (restored at its end)
+        self.keep_best = bool(patience) or any(p.auto for p in phases)
+        self.schedule_notes = describe(phases)
+        finished: list[str] = self.state.setdefault("finished", [])
         self._restore_weights()
-        for phase in phases:
+        for index, phase in enumerate(phases):
             done = self.state["epochs_done"].get(phase.name, 0)
-            if done >= phase.epochs or phase.epochs == 0:
+            if phase.epochs == 0 or phase.name in finished or (not phase.auto and done >= phase.epochs):
                 continue
             if self.state.get("stopped_early"):
                 break
+            if done == 0 and any(p.auto for p in phases[:index]) and self.store.best_path().is_file():
+                # start from the best weights of the auto phase before (also after a resume
+                # between phases, when the last checkpoint holds that phase's last epoch)
+                load_weights(self.model, self.store.best_path())
             self._compile(phase, steps)
             self._restore_optimizer(phase.name)
             fit_model, train_ds, val_ds = self._fit_inputs(phase, steps)
+            epochs = phase.budget(on_cached_features=fit_model is not self.model)
             if done == 0:
                 self.state["stale"] = 0
+
+            def should_stop(phase: Any = phase) -> bool:
+                return (bool(patience) and self.state.get("stale", 0) >= patience) or (phase.auto and self._phase_stale(phase.name) >= phase.patience)
+
             callbacks = [
-                progress_callback(phase=phase.name, epochs=phase.epochs, steps=steps, batch_size=self.config["batch_size"], console=self.console),
-                commit_callback(
-                    phase=phase.name, steps=steps, batch_size=self.config["batch_size"], on_commit=self._on_commit,
-                    should_stop=lambda: bool(patience) and self.state.get("stale", 0) >= patience,
-                ),
+                progress_callback(phase=phase.name, epochs=epochs, steps=steps, batch_size=self.config["batch_size"], console=self.console),
+                commit_callback(phase=phase.name, steps=steps, batch_size=self.config["batch_size"], on_commit=self._on_commit,
+                                should_stop=should_stop),
                 keras.callbacks.TensorBoard(log_dir=str(self.run.path / "logs" / phase.name), write_graph=False),
             ]
             start = time.perf_counter()
-            self._fit(fit_model, train_ds, val_ds, epochs=phase.epochs, initial_epoch=done, callbacks=callbacks, steps=steps)
+            if done < epochs:
+                self._fit(fit_model, train_ds, val_ds, epochs=epochs, initial_epoch=done, callbacks=callbacks, steps=steps)
             self.phase_seconds[phase.name] = time.perf_counter() - start + self.phase_seconds.get(phase.name, 0.0)
+            run = self.state["epochs_done"].get(phase.name, 0)
+            if phase.auto:
+                stale = self._phase_stale(phase.name)
+                why = (f"{stale} epochs without a {self._monitor_name()} {self.min_delta:.1%} below the phase's best" if stale >= phase.patience
+                       else f"its budget of {epochs} epochs")
+                self.state.setdefault("stopped", {})[phase.name] = f"after {run} epochs: {why}"
+                finished.append(phase.name)
+                write_json_atomic(self.store.state_path, self.state)
+                self.console.print(f"phase {phase.name} (auto) stopped after {run} epochs: {why}")
             if patience and self.state.get("stale", 0) >= patience:
-                self.state["stopped_early"] = {"phase": phase.name, "epoch": self.state["epochs_done"][phase.name]}
-                self.console.print(f"early stopping in {phase.name} after epoch {self.state['stopped_early']['epoch']}")
+                self.state["stopped_early"] = {"phase": phase.name, "epoch": run}
+                self.console.print(f"early stopping in {phase.name} after epoch {run}")
                 break
-        if patience and self.store.best_path().is_file():
+        if self.keep_best and self.store.best_path().is_file():
             load_weights(self.model, self.store.best_path())
             best = self.state["best"]
-            self.console.print(f"restored best weights: {best['phase']} epoch {best['epoch']} (val_loss {best['value']:.4f})")
+            self.console.print(f"restored best weights: {best['phase']} epoch {best['epoch']} ({self._monitor_name()} {best['value']:.4f})")
         if self.config["weights"] == "none":
             self._recalibrate_batchnorm()
+
+    def _phase_stale(self, name: str) -> int:
+        """Epochs of phase ``name`` since its best epoch (its own best, not the run's)."""
+        own = self.state.get("phase_best") or {}
+        return own.get("stale", 0) if own.get("phase") == name else 0
+
+    def _monitor_name(self) -> str:
+        """What early stopping and the auto schedule watch: val_loss, or loss without validation data."""
+        return "val_loss" if self.data.splits.get("val") else "loss"
 
     def _recalibrate_batchnorm(self) -> None:
         """From scratch, BatchNorm trained too: re-estimate its statistics on the final weights
@@ -254,6 +300,7 @@ class TrainingSession:
         if plan is None:
             return self.model, self.train_ds, self.val_ds
         self.phase_seconds[phase.name] = plan.seconds
+        self.extraction_seconds = plan.seconds
         # the head shares the full model's layers and, compiled with the same optimizer object,
         # its slot variables: checkpoints of self.model stay valid and resumable either way
         plan.head.compile(optimizer=self.model.optimizer, steps_per_execution=steps,
@@ -276,9 +323,12 @@ class TrainingSession:
         """``model.keras`` written atomically: a crash never leaves a truncated model."""
         atomic_write(self.run.path / "model.keras", self.model.save)
 
-    def finish(self, *, total_seconds: float) -> None:
-        """Evaluate, save the model, history, timing and report."""
+    def finish(self, *, total_seconds: float, watch: Any = None) -> None:
+        """Evaluate, save the model, history, timing and report. ``watch`` (tune's Stopwatch)
+        gets the evaluation, save and report steps; its laps go to ``timing.json``."""
         self.metrics = self.evaluate()
+        if watch is not None:
+            watch.lap("evaluation")
         self.save_model()
         self.run.write_json("history.json", self.state["history"])
         epochs = [e for p in self.state["history"]["phases"] for e in p["epochs"]]
@@ -291,11 +341,24 @@ class TrainingSession:
             "precision": self.precision,
             "strategy": self.strategy_name,
             "feature_cache": self.feature_cache_note or "off: no head-only phase",
+            # the epochs each phase actually ran (an auto phase decides its own) and why it ended
+            "epochs_run": {p["name"]: len(p["epochs"]) for p in self.state["history"]["phases"]},
+            "schedule": self.schedule_notes,
+            "stopped": self.state.get("stopped", {}),
             # this process's wall time per phase, feature extraction and graph tracing included
             "phase_wall_seconds": {name: round(sec, 2) for name, sec in self.phase_seconds.items()},
+            "feature_extraction_seconds": None if self.extraction_seconds is None else round(self.extraction_seconds, 2),
         }
+        if watch is not None:
+            watch.lap("save model and history")
+            # the split of the training step: feature extraction (in the head's wall time) and phases
+            self.timing["steps"] = dict(watch.steps)
         self.run.write_json("timing.json", self.timing)
         refresh_report(self.run)
+        if watch is not None:
+            watch.lap("report")
+            self.timing["steps"] = dict(watch.steps)
+            self.run.write_json("timing.json", self.timing)
         acc = self.metrics.get("accuracy")
         self.console.print(
             f"done in {total_seconds:.0f}s: {self.metrics.get('split')} accuracy "

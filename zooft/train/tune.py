@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 import shutil
 import time
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -23,19 +22,10 @@ from ..runs import Run, data_to_json, read_json
 from ..registry import resolve_model
 from ..specs import ModelSpec
 from .multiworker import uses_multiworker, worker_output
+from .schedule import Phase, phases_of  # noqa: F401  (Phase: re-exported for callers of this module)
 
 _SKIPPED_SHOWN = 5  # skipped files named on the console
-RESUME_OVERRIDABLE = {"epochs", "fine_tune_epochs", "early_stopping", "export", "feature_cache"}
-
-
-@dataclass
-class Phase:
-    """One training phase: which layer groups train, for how long, at which learning rate."""
-
-    name: str
-    epochs: int
-    unfreeze: int | str
-    lr: float
+RESUME_OVERRIDABLE = {"epochs", "fine_tune_epochs", "max_epochs", "early_stopping", "export", "feature_cache"}
 
 
 def resolve_tune_config(options: dict[str, Any]) -> tuple[ResolvedConfig, ModelSpec, Path | None]:
@@ -166,15 +156,6 @@ def format_options(config: dict[str, Any]) -> dict[str, Any]:
     return {**options, **dict(config.get("data_options") or {})}
 
 
-def phases_of(config: dict[str, Any]) -> list[Phase]:
-    """Phase 1 trains the head only; phase 2 unfreezes the top groups at a lower rate."""
-    fine_lr = config["fine_tune_lr"] or config["lr"] * config["fine_tune_lr_factor"]
-    phases = [Phase("head", config["epochs"], 0, config["lr"])]
-    if config["fine_tune_epochs"]:
-        phases.append(Phase("fine-tune", config["fine_tune_epochs"], config["unfreeze"], fine_lr))
-    return phases
-
-
 def tune(options: dict[str, Any], *, console: Any = None) -> Run:
     """Fine-tune a model as described by ``options`` (the keys of ``zooft tune``) and return its Run.
 
@@ -183,10 +164,12 @@ def tune(options: dict[str, Any], *, console: Any = None) -> Run:
 
     err = console if console is not None else diagnostics()
     started = time.perf_counter()
+    watch = Stopwatch()
     resolved, spec, resume_dir = resolve_tune_config(options)
     config = resolved.values
     check_exports(config["export"])
     prefetch_weights(spec, config)
+    watch.lap("config, registry and plugins")
     if uses_multiworker(config["strategy"]):
         # only the chief writes the run directory; other workers write a private temp copy
         resume_dir = worker_output(config, resume_dir)
@@ -201,7 +184,7 @@ def tune(options: dict[str, Any], *, console: Any = None) -> Run:
     else:
         run_dir = resume_dir
     with run_lock(run_dir):  # one writer per run: a second 'tune --resume RUN' fails in one line
-        _tune_locked(resolved, spec, run_dir, resume_dir, data if resume_dir is None else None, started, err)
+        _tune_locked(resolved, spec, run_dir, resume_dir, data if resume_dir is None else None, started, err, watch)
     return Run.open(run_dir)
 
 
@@ -221,7 +204,7 @@ def report_skipped(data: Any, console: Any) -> None:
 
 
 def _tune_locked(resolved: ResolvedConfig, spec: ModelSpec, run_dir: Path, resume_dir: Path | None,
-                 data: Any, started: float, err: Any) -> None:
+                 data: Any, started: float, err: Any, watch: Stopwatch) -> None:
     """The part of :func:`tune` that writes into the run directory (with its lock held);
     notes go to ``err`` (the caller's console)."""
     config = resolved.values
@@ -235,6 +218,7 @@ def _tune_locked(resolved: ResolvedConfig, spec: ModelSpec, run_dir: Path, resum
                       markup=False, highlight=False)
         data = Run(run_dir).data()
         err.print(f"resuming {run_dir}")
+    watch.lap("data check and split")
     run = Run(run_dir)
     run.write_json(
         "config.json",
@@ -245,11 +229,14 @@ def _tune_locked(resolved: ResolvedConfig, spec: ModelSpec, run_dir: Path, resum
 
     from .session import TrainingSession
 
+    watch.lap("import TensorFlow and Keras")
     previous_policy = keras.mixed_precision.global_policy().name
     try:
         session = TrainingSession(run, config, spec, data, console=err)
+        watch.lap("model build")
         session.train(phases_of(config))
-        session.finish(total_seconds=time.perf_counter() - started)
+        watch.lap("training (feature extraction and every phase)")
+        session.finish(total_seconds=time.perf_counter() - started, watch=watch)
     except BaseException:
         # A run that failed before committing its first epoch holds nothing worth resuming:
         # remove the directory this call created, so the same command can simply be re-run.
@@ -267,6 +254,21 @@ def _tune_locked(resolved: ResolvedConfig, spec: ModelSpec, run_dir: Path, resum
             result = export_run(run, fmt, options)
             err.print(f"exported {item}: {result['artifact']}")
         refresh_report(run)
+
+
+class Stopwatch:
+    """Wall seconds per step of a run, in order (``timing.json``'s ``steps``): what the fixed
+    costs of a run are, next to training."""
+
+    def __init__(self) -> None:
+        self.steps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        """Charge the time since the previous lap to ``name``."""
+        now = time.perf_counter()
+        self.steps[name] = round(self.steps.get(name, 0.0) + now - self._last, 2)
+        self._last = now
 
 
 def prefetch_weights(spec: ModelSpec, config: dict[str, Any]) -> None:

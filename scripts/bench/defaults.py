@@ -1,0 +1,238 @@
+"""What a plain ``zooft tune`` gets, next to flag settings and the hand-written Keras recipe.
+
+Every configuration runs as a fresh process (start-up, data check, model build, feature
+extraction, training, evaluation and report all count) on held-out data sets, over several
+seeds. The runs are interleaved (for each data set and seed, every configuration in turn), so
+a load change on this shared machine hits all of them alike. Each result is appended to a
+JSON-lines file as it comes (``--results``), so an interrupted benchmark keeps what it ran;
+``--summarize FILE`` only prints (and appends) the tables of an earlier results file.
+
+Configurations are named ``NAME=ARGS`` (``--config``), e.g. ``aug-none=--augment none``; the
+presets are in :data:`PRESETS`. ``NAME@digits+photos`` runs a configuration on those data sets only. ``keras-1e-5`` / ``keras-1e-3`` run ``keras_recipe.py`` (the
+Keras guide's recipe: frozen base, then the whole base unfrozen at a constant rate).
+
+    .venv/bin/python scripts/bench/defaults.py --data digits --data photos --seeds 3 \\
+        --config default --config keras-1e-5 --config keras-1e-3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from datasets import describe_kind, write_any  # noqa: E402
+from results import append_section, load_note, machine_line  # noqa: E402
+
+#: Named configurations: extra ``zooft tune`` flags, or a Keras recipe (``keras:`` + its flags).
+PRESETS: dict[str, str] = {
+    "default": "",
+    "aug-none": "--augment none",
+    "aug-old-default": "--augment auto:flip,zoom=0.1,rotation=0.05,contrast=0.1",
+    "fixed-5+5-none": "--epochs 5 --fine-tune-epochs 5 --augment none",
+    "fixed-5+3-none": "--epochs 5 --fine-tune-epochs 3 --augment none",
+    "head-only": "--fine-tune-epochs 0",
+    "keras-1e-5": "keras:--epochs 3 --fine-tune-epochs 2 --fine-tune-lr 1e-5",
+    "keras-1e-3": "keras:--epochs 3 --fine-tune-epochs 2 --fine-tune-lr 1e-3",
+}
+
+
+#: Head epochs of the no-cache comparison run (``--cache-check``).
+CACHE_CHECK_EPOCHS = 8
+
+
+def _timed(argv: list[str]) -> tuple[float, str, str]:
+    start = time.perf_counter()
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"command failed ({proc.returncode}): {shlex.join(argv)}\n{proc.stderr[-3000:]}")
+    return seconds, proc.stdout, proc.stderr
+
+
+def run_one(name: str, flags: str, data: Path, seed: int, work: Path, weights: str) -> dict:
+    """One fresh-process run; its accuracy, wall time and (for zooft) timing.json."""
+    if flags.startswith("keras:"):
+        argv = [sys.executable, str(HERE / "keras_recipe.py"), str(data), "--weights", weights, "--seed", str(seed),
+                *shlex.split(flags[len("keras:"):])]
+        seconds, out, _ = _timed(argv)
+        return {"accuracy": json.loads(out.strip().splitlines()[-1])["accuracy"], "seconds": seconds}
+    run = work / f"run-{name}-{seed}-{time.monotonic_ns()}"
+    argv = [sys.executable, "-m", "zooft", "tune", "--backbone", "embedded", "--task", "classify", "--data", str(data),
+            "--seed", str(seed), "--output", str(run), *shlex.split(flags)]
+    seconds, _, _ = _timed(argv)
+    timing = json.loads((run / "timing.json").read_text())
+    accuracy = json.loads((run / "metrics.json").read_text())["accuracy"]
+    return {"accuracy": accuracy, "seconds": seconds, "timing": timing}
+
+
+def breakdown(rows: list[dict], config: str = "default") -> str:
+    """Where the wall time of ``config``'s runs goes (timing.json's steps, means per data set):
+    process start-up (interpreter, CLI and plugin imports) is the wall time no step covers."""
+    kinds = [k for k in dict.fromkeys(r["data"] for r in rows) if any(r["config"] == config and "timing" in r and
+                                                                         "steps" in r["timing"] for r in rows if r["data"] == k)]
+    if not kinds:
+        return ""
+    names: dict[str, None] = {"process start-up (imports before tune)": None}
+    table: dict[str, dict[str, float]] = {}
+    for kind in kinds:
+        runs = [r for r in rows if r["data"] == kind and r["config"] == config and "steps" in r.get("timing", {})]
+        sums: dict[str, float] = {}
+        for r in runs:
+            steps = r["timing"]["steps"]
+            extraction = r["timing"].get("feature_extraction_seconds") or 0.0
+            parts = {"process start-up (imports before tune)": r["seconds"] - sum(steps.values())}
+            for name, sec in steps.items():
+                if name.startswith("training") and extraction:
+                    parts["feature extraction (head phase)"] = extraction
+                    heads = r["timing"]["phase_wall_seconds"].get("head", extraction) - extraction
+                    parts["head epochs on cached features"] = heads
+                    parts["fine-tuning (and anything else in training)"] = sec - extraction - heads
+                else:
+                    parts[name] = sec
+            for name, sec in parts.items():
+                names.setdefault(name, None)
+                sums[name] = sums.get(name, 0.0) + sec
+        table[kind] = {name: sec / len(runs) for name, sec in sums.items()}
+    lines = [f"| step | {' | '.join(kinds)} |", "|---|" + "---|" * len(kinds)]
+    for name in names:
+        lines.append(f"| {name} | " + " | ".join(f"{table[k].get(name, 0.0):.1f}" for k in kinds) + " |")
+    lines.append("| **wall time** | " + " | ".join(
+        f"**{sum(table[k].values()):.1f}**" for k in kinds) + " |")
+    return "\n".join(lines)
+
+
+def summarize(rows: list[dict]) -> str:
+    """Markdown tables: one per data set, a row per configuration (means and per seed)."""
+    out = []
+    for kind in dict.fromkeys(r["data"] for r in rows):
+        sub = [r for r in rows if r["data"] == kind]
+        out.append(f"\n**{describe_kind(kind)}**\n")
+        out.append("| configuration | flags | test accuracy (mean) | per seed | wall (s, mean) | epochs run (head + fine-tune, per seed) | head phase wall (s) |")
+        out.append("|---|---|---|---|---|---|---|")
+        for name in dict.fromkeys(r["config"] for r in sub):
+            runs = sorted((r for r in sub if r["config"] == name), key=lambda r: r["seed"])
+            acc = sum(r["accuracy"] for r in runs) / len(runs)
+            sec = sum(r["seconds"] for r in runs) / len(runs)
+            epochs = " / ".join(
+                f"{r['timing']['epochs_run'].get('head', 0)}+{r['timing']['epochs_run'].get('fine-tune', 0)}" if "timing" in r else "–"
+                for r in runs)
+            heads = [r["timing"].get("phase_wall_seconds", {}).get("head") for r in runs if "timing" in r]
+            head = f"{sum(heads) / len(heads):.1f}" if heads and None not in heads else "–"
+            per_seed = " / ".join(f"{r['accuracy']:.3f}" for r in runs)
+            flags = runs[0]["flags"] or "(none)"
+            out.append(f"| {name} | `{flags}` | {acc:.4f} | {per_seed} | {sec:.1f} | {epochs} | {head} |")
+    return "\n".join(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", action="append", help="data set kind (repeatable): digits, photos, shapes, …")
+    parser.add_argument("--config", action="append", help="NAME (a preset) or NAME=FLAGS (repeatable)")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--results", default=None, help="JSON-lines file the results are appended to")
+    parser.add_argument("--summarize", help="only summarise this results file")
+    parser.add_argument("--title", default="Defaults: a plain zooft tune next to flag settings")
+    parser.add_argument("--no-write", action="store_true", help="do not append to BENCHMARKS.md")
+    parser.add_argument("--data-root", help="reuse data sets written here earlier (DIR/<kind>), write missing ones there")
+    parser.add_argument("--cache-check", action="store_true",
+                        help="per data set, after seed 0's default run: the same head epochs without the feature cache")
+    args = parser.parse_args()
+
+    if args.summarize:
+        rows = [json.loads(line) for line in Path(args.summarize).read_text().splitlines() if line.strip()]
+        print(summarize(rows))
+        print("\nTime to first result, default runs (s, means):\n\n" + breakdown(rows))
+        return
+    configs: dict[str, str] = {}
+    only: dict[str, set[str]] = {}
+    for item in args.config or ["default"]:
+        name, sep, flags = item.partition("=")
+        name, at, kinds_of = name.partition("@")
+        configs[name] = flags if sep else PRESETS[name]
+        if at:
+            only[name] = set(kinds_of.split("+"))
+    from zooft.registry import load_registry
+
+    weights = str(load_registry().resolve("embedded").weights.location)
+    work = Path(tempfile.mkdtemp(prefix="zooft-defaults-"))
+    results = Path(args.results or work / "results.jsonl")
+    kinds = args.data or ["digits"]
+    root = Path(args.data_root) if args.data_root else work
+    sets = {kind: root / kind if (root / kind / "train").is_dir() else write_any(kind, root / kind) for kind in kinds}
+    load = load_note()
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    rows = []
+    cache_rows: list[tuple[dict, dict]] = []
+    for seed in range(args.seeds):  # seeds outermost: an interrupted run still covers every data set
+        for kind in kinds:
+            for name, flags in configs.items():
+                if name in only and kind not in only[name]:
+                    continue
+                row = {"data": kind, "config": name, "flags": flags, "seed": seed,
+                       **run_one(name, flags, sets[kind], seed, work, weights)}
+                row["load"] = os.getloadavg()[0]
+                rows.append(row)
+                with results.open("a") as handle:
+                    handle.write(json.dumps(row) + "\n")
+                print(f"{kind} seed {seed} {name}: accuracy {row['accuracy']:.4f} in {row['seconds']:.1f}s", flush=True)
+                if args.cache_check and seed == 0 and name == "default":
+                    # the default run's head phase (cached features), against the same number of
+                    # head epochs through the frozen backbone (no cache), augmentation as auto
+                    # at most CACHE_CHECK_EPOCHS: fewer epochs without the cache than the cached
+                    # phase ran makes the ratio a lower bound, at a fraction of the cost
+                    head = min(row["timing"]["epochs_run"]["head"], CACHE_CHECK_EPOCHS)
+                    flags = f"--no-feature-cache --epochs {head} --fine-tune-epochs 0"
+                    check = {"data": kind, "config": "head without cache", "flags": flags, "seed": seed,
+                             **run_one("nocache", flags, sets[kind], seed, work, weights)}
+                    check["load"] = os.getloadavg()[0]
+                    cache_rows.append((row, check))
+                    with results.open("a") as handle:
+                        handle.write(json.dumps(check) + "\n")
+    loads = [r["load"] for r in rows]
+    cache_table = ""
+    if cache_rows:
+        lines = ["| data | head phase with the cache: epochs, wall (s) | without the cache: epochs, wall (s) | ratio (≥) |",
+                 "|---|---|---|---|"]
+        for on, off in cache_rows:
+            a, b = on["timing"]["phase_wall_seconds"]["head"], off["timing"]["phase_wall_seconds"]["head"]
+            lines.append(f"| {on['data']} | {on['timing']['epochs_run']['head']}, {a:.1f} | "
+                         f"{off['timing']['epochs_run']['head']}, {b:.1f} | **{b / a:.1f}×** |")
+        cache_table = ("\nHead phase of the default run (seed 0; feature extraction + head epochs, wall time inside the run) "
+                       f"against at most {CACHE_CHECK_EPOCHS} head epochs through the frozen backbone (`--no-feature-cache`): "
+                       "fewer epochs without the cache than with it, so the ratio is a lower bound.\n\n"
+                       + "\n".join(lines) + "\n")
+    section = f"""
+## {args.title}
+
+{machine_line()} · started {started} · {load} 1-minute load average during the runs: \
+{min(loads):.1f}–{max(loads):.1f} (2 cores, shared with other jobs: absolute times are slower than on an idle machine, \
+ratios within one data set and seed hold).
+
+Each configuration a fresh process, interleaved per seed and data set; seeds 0–{args.seeds - 1}.
+{summarize(rows)}
+{cache_table}
+Where a default run's wall time goes (s, means over seeds; timing.json's `steps`):
+
+{breakdown(rows)}
+
+Command: `.venv/bin/python scripts/bench/defaults.py {' '.join(f'--data {k}' for k in kinds)} --seeds {args.seeds} \
+{' '.join(shlex.quote('--config=' + n + ('@' + '+'.join(sorted(only[n])) if n in only else '') + ('=' + f if f != PRESETS.get(n) else '')) for n, f in configs.items())}\
+{' --cache-check' if args.cache_check else ''}`
+"""
+    print(section)
+    if not args.no_write:
+        append_section(section)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""The automatic schedule's configuration: ``auto`` epochs, the budget, what explicit flags keep."""
+
+from __future__ import annotations
+
+import pytest
+
+from zooft.config import resolve
+from zooft.data.images import DEFAULT_AUGMENT, augment_is_auto, parse_augment
+from zooft.errors import ConfigError
+from zooft.train.schedule import CACHED_HEAD_FACTOR, FINE_TUNE_PATIENCE, HEAD_PATIENCE, describe, phases_of
+
+
+def _config(**flags: object) -> dict:
+    return resolve(flags=flags).values
+
+
+def test_defaults_are_auto_in_both_phases() -> None:
+    config = _config()
+    assert (config["epochs"], config["fine_tune_epochs"], config["max_epochs"], config["augment"]) == ("auto", "auto", 5, "auto")
+    head, fine = phases_of(config)
+    assert (head.name, head.auto, head.epochs, head.patience, head.unfreeze) == ("head", True, 5, HEAD_PATIENCE, 0)
+    assert (fine.name, fine.auto, fine.epochs, fine.patience, fine.unfreeze) == ("fine-tune", True, 5, FINE_TUNE_PATIENCE, "all")
+    # a head on cached features may run more (cheap) epochs; a phase through the backbone may not
+    assert head.budget(on_cached_features=True) == 5 * CACHED_HEAD_FACTOR
+    assert head.budget(on_cached_features=False) == fine.budget(on_cached_features=False) == 5
+    assert describe([head, fine])["fine-tune"].startswith("auto: until 2 epochs")
+
+
+def test_max_epochs_caps_every_auto_phase() -> None:
+    head, fine = phases_of(_config(max_epochs=4))
+    assert (head.epochs, fine.epochs) == (4, 4)
+
+
+def test_explicit_epochs_keep_their_meaning() -> None:
+    # --epochs N alone: N head epochs and no fine-tuning, as before the automatic schedule
+    config = resolve(flags={"epochs": 3})
+    assert (config.values["epochs"], config.values["fine_tune_epochs"]) == (3, 0)
+    assert config.sources["fine_tune_epochs"].startswith("default (0 when --epochs is a number")
+    (head,) = phases_of(config.values)
+    assert (head.auto, head.epochs) == (False, 3)
+    head, fine = phases_of(_config(epochs=2, fine_tune_epochs=5))
+    assert (head.auto, head.epochs, fine.auto, fine.epochs) == (False, 2, False, 5)
+    # a fixed fine-tuning length after an automatic head
+    head, fine = phases_of(_config(fine_tune_epochs="4"))
+    assert (head.auto, fine.auto, fine.epochs) == (True, False, 4)
+    assert len(phases_of(_config(epochs="auto", fine_tune_epochs=0))) == 1
+
+
+@pytest.mark.parametrize("value", ["-1", "many", "2.5"])
+def test_bad_epoch_values_fail_with_the_flag(value: str) -> None:
+    with pytest.raises(ConfigError, match="--fine-tune-epochs") as info:
+        resolve(flags={"fine_tune_epochs": value})
+    assert "'auto'" in str(info.value)
+
+
+def test_augment_auto_is_the_default_augmentation_with_a_place() -> None:
+    assert augment_is_auto("auto") and augment_is_auto("AUTO:zoom=0.2") and not augment_is_auto("default")
+    assert parse_augment("auto") == DEFAULT_AUGMENT == parse_augment("default")
+    assert parse_augment("auto:zoom=0.2") == {"zoom": 0.2}
+    assert parse_augment("auto:none") == {}
+    assert "flip" not in DEFAULT_AUGMENT  # flips change what digits and text mean

@@ -1,0 +1,76 @@
+"""The phases of a run and the automatic schedule (``--epochs auto``, ``--fine-tune-epochs auto``).
+
+A phase with a fixed number of epochs runs exactly that many (``--early-stopping`` aside). An
+``auto`` phase runs until the monitored loss (``val_loss``, else ``loss``) has not improved
+for its patience, at most its budget, and then the best weights seen so far are restored
+before the next phase starts, so fine-tuning starts from the best head and a fine-tuning
+phase that never beats the head gives the head back.
+
+Budgets: ``--max-epochs`` (default 5) for a phase that runs images through the backbone; a
+head on cached features (``feature_cache.py``) costs a small fraction of that per epoch
+and may run :data:`CACHED_HEAD_FACTOR` times as many. Patiences were chosen by measurement
+(BENCHMARKS.md, "Automatic schedule").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..config import AUTO
+
+#: Epochs without a better loss before an auto head phase ends. The head on fixed features
+#: improves slowly but steadily at a constant rate; its epochs are cheap on cached features.
+HEAD_PATIENCE = 3
+#: Epochs without a better loss before auto fine-tuning ends (each epoch costs a full pass).
+FINE_TUNE_PATIENCE = 2
+#: An auto phase counts an epoch as better only when the loss drops by this fraction of its
+#: best so far: a head on fixed features keeps shaving a fraction of a percent off val_loss
+#: for dozens of epochs, which fine-tuning then dwarfs.
+MIN_DELTA = 0.01
+#: An auto head phase on cached features may run this many times ``max_epochs``.
+CACHED_HEAD_FACTOR = 10
+
+
+@dataclass
+class Phase:
+    """One training phase: which layer groups train, for how long, at which learning rate.
+
+    ``patience`` is None for a fixed number of epochs; for an auto phase it is the number of
+    epochs without improvement that ends it, and ``epochs`` is its budget."""
+
+    name: str
+    epochs: int
+    unfreeze: int | str
+    lr: float
+    patience: int | None = None
+
+    @property
+    def auto(self) -> bool:
+        """Whether this phase stops on its own (``--epochs auto`` / ``--fine-tune-epochs auto``)."""
+        return self.patience is not None
+
+    def budget(self, *, on_cached_features: bool) -> int:
+        """Epochs this phase may run: its fixed count, or an auto phase's budget (larger for a
+        head trained on cached features)."""
+        return self.epochs * CACHED_HEAD_FACTOR if self.auto and on_cached_features else self.epochs
+
+
+def phases_of(config: dict[str, Any]) -> list[Phase]:
+    """Phase 1 trains the head only; phase 2 unfreezes the top groups at a lower rate."""
+    fine_lr = config["fine_tune_lr"] or config["lr"] * config["fine_tune_lr_factor"]
+    budget = config.get("max_epochs") or 5
+    head, fine = config["epochs"], config["fine_tune_epochs"]
+    phases = [Phase("head", budget, 0, config["lr"], HEAD_PATIENCE) if head == AUTO else Phase("head", head, 0, config["lr"])]
+    if fine == AUTO:
+        phases.append(Phase("fine-tune", budget, config["unfreeze"], fine_lr, FINE_TUNE_PATIENCE))
+    elif fine:
+        phases.append(Phase("fine-tune", fine, config["unfreeze"], fine_lr))
+    return phases
+
+
+def describe(phases: list[Phase]) -> dict[str, str]:
+    """Per phase, how its length is decided (for timing.json and the report)."""
+    return {p.name: (f"auto: until {p.patience} epochs without a better loss, at most {p.epochs}"
+                     + (f" ({p.epochs * CACHED_HEAD_FACTOR} on cached features)" if p.unfreeze in (0, "0") else ""))
+            if p.auto else f"fixed: {p.epochs} epochs" for p in phases}
