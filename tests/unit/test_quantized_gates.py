@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from zooft import parity
+from zooft.exports import parity
 
 CLASSES = [f"c{i}" for i in range(10)]
 
