@@ -310,6 +310,7 @@ def test_crowd_map_equals_pycocotools_on_the_original_file(tmp_path: Path) -> No
     import contextlib
     import io
 
+    pytest.importorskip("pycocotools")
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
@@ -332,6 +333,7 @@ def test_crowd_map_equals_pycocotools_on_the_original_file(tmp_path: Path) -> No
 
 
 def test_difficult_objects_are_neither_found_nor_missed() -> None:
+    pytest.importorskip("pycocotools")
     gt = np.array([[10, 10, 30, 30], [50, 50, 70, 70]], float)
     found = np.array([[10, 10, 30, 30]], float)
     record = ImageRecord(100, 100, gt, np.array([0, 0]), boxes=found, scores=np.array([0.9]), classes=np.array([0]),
