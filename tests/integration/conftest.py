@@ -41,7 +41,7 @@ def tflite_exports_of_trained_run(trained_export_run: dict[str, Any]) -> dict[st
     import zooft
     import zooft_classify.plugin
     import zooft_tflite.plugin
-    from zooft.exports import export_run
+    from zooft.exports.run import export_run
     from zooft.plugins import PluginHost, reset_host
 
     reset_host(PluginHost(autoload=False, plugins=[("classify", zooft_classify.plugin), ("tflite", zooft_tflite.plugin)]))

@@ -124,7 +124,7 @@ def test_op_export_carries_the_op_and_object_detector_metadata(exported: dict[st
     from zooft_tflite import metadata as tflite_metadata
     from zooft_tflite.exporter import custom_op_codes
 
-    from zooft.artifacts import read_tflite_metadata
+    from zooft.exports.artifacts import read_tflite_metadata
 
     for name in ("tflite", "tflite-int8"):
         model = Path(exported[name]["artifact"]).read_bytes()
@@ -134,7 +134,7 @@ def test_op_export_carries_the_op_and_object_detector_metadata(exported: dict[st
         assert set(zooft_meta["tensors"]["outputs"]) == {"detection_boxes", "detection_classes", "detection_scores", "num_detections"}
         assert zooft_meta["tensors"]["inputs"]["image"]["shape"] == [1, SIZE, SIZE, 3]
         # outputs in the op's own order (what position-reading clients expect), metadata to match
-        from zooft.artifacts import tflite_interpreter
+        from zooft.exports.artifacts import tflite_interpreter
 
         interpreter = tflite_interpreter()[0](model_content=model)
         by_index = {d["index"]: n for n, d in interpreter.get_signature_runner("serving_default").get_output_details().items()}

@@ -6,7 +6,7 @@ conftest.py, shared with test_exporters.py). Each client runs in
 its own venv (mobile_clients/venvs.py; created once, skipped with the reason when it cannot be
 installed), decodes the held-out PNG files itself and reads normalization and labels from the
 model's standard metadata only. Agreement with ``zooft predict`` (the same artifact through
-``zooft.artifacts``) must be >= 95 %; the figures are printed with ``-s`` (docs/export.md).
+``zooft.exports.artifacts``) must be >= 95 %; the figures are printed with ``-s`` (docs/export.md).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from zooft.artifacts import load_artifact, load_images
+from zooft.exports.artifacts import load_artifact, load_images
 
 HERE = Path(__file__).parent
 

@@ -164,7 +164,7 @@ def test_tflite_bert_inputs_load_in_mediapipe_text_classifier(run_dir: Path, dem
     import importlib.util
     import subprocess
 
-    from zooft.exports import export_run
+    from zooft.exports.run import export_run
     from zooft_tflite import metadata as tflite_metadata
 
     here = Path(__file__).parent
