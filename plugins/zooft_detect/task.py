@@ -228,7 +228,7 @@ class DetectTask:
             metadata["tflite_metadata"] = client_metadata(anchors.image_size, num_classes, attrs)
             metadata["postprocess"] = {
                 **settings, "outputs": "op", "op": attrs,
-                "box_format": "ymin,xmin,ymax,xmax normalised to the model input (detection_boxes, not clipped)",
+                "box_format": "ymin,xmin,ymax,xmax normalised to the model input (detection_boxes, clipped to 0-1)",
                 "host_side": None,
             }
             metadata["tflite_custom_ops"] = [OP_NAME]

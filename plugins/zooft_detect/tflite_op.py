@@ -4,8 +4,8 @@ What the TF Object Detection API's SSD TFLite exports carry and what MediaPipe T
 ``ObjectDetector`` and the TFLite Task Library run: box decoding against the anchors, score
 thresholding and NMS inside the model, four outputs
 
-- ``detection_boxes (1, K, 4)``: ``[ymin, xmin, ymax, xmax]`` normalised to the model input
-  (not clipped: the op does not clip);
+- ``detection_boxes (1, K, 4)``: ``[ymin, xmin, ymax, xmax]`` normalised to the model input,
+  clipped to [0, 1] after the op (which does not clip) as zooft's own NMS clips;
 - ``detection_classes (1, K)``: class index as float (0 = the first label, background excluded);
 - ``detection_scores (1, K)``; ``num_detections (1,)``: valid rows, as float.
 
@@ -140,8 +140,11 @@ def _layer_class() -> Any:
 
         def call(self, offsets: Any, probabilities: Any) -> dict[str, Any]:
             encodings = tf.gather(tf.cast(offsets, tf.float32), list(ENCODING_ORDER), axis=-1)
-            outputs = self._post_process(encodings, tf.cast(probabilities, tf.float32), tf.constant(self.anchors))
-            return dict(zip(OUTPUTS, outputs))
+            boxes, classes, scores, count = self._post_process(encodings, tf.cast(probabilities, tf.float32), tf.constant(self.anchors))
+            # the op does not clip; zooft's NMS does, and clients mis-draw boxes past the edge
+            # (MediaPipe clamps a negative origin but keeps the size): two builtins after the op
+            boxes = tf.clip_by_value(boxes, 0.0, 1.0)
+            return dict(zip(OUTPUTS, (boxes, classes, scores, count)))
 
         def compute_output_spec(self, offsets: Any, probabilities: Any) -> dict[str, Any]:
             k = self.attrs["max_detections"]
@@ -195,7 +198,7 @@ def client_metadata(image_size: tuple[int, int], num_classes: int, attrs: dict[s
         }],
         "outputs": [
             {"name": "location", "signature_key": "detection_boxes",
-             "description": f"(1, {k}, 4) boxes [ymin, xmin, ymax, xmax], fractions of the input size",
+             "description": f"(1, {k}, 4) boxes [ymin, xmin, ymax, xmax], fractions of the input size (clipped to 0-1)",
              "content": {"kind": "bounding_box", "type": "BOUNDARIES", "coordinate_type": "RATIO",
                          "index": [1, 0, 3, 2], "range": [2, 2]}},
             {"name": "category", "signature_key": "detection_classes",

@@ -33,6 +33,7 @@ pytest.importorskip("pycocotools")
 HERE = Path(__file__).parent
 SIZE = 64
 CONFIDENT, MIN_IOU, MIN_MATCH = 0.5, 0.9, 0.95
+CLIENT_EDGE_PX = 2.0  # integer pixel boxes: up to 1 px from the origin, 1 more from the size
 EXPORTS = {"tflite": {}, "tflite-int8": {"quantize": "int8"}, "tflite-raw": {"postprocess": "raw"}}
 
 
@@ -58,9 +59,12 @@ def _iou(a: list[float], b: list[float]) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def match(reference: list[list[dict[str, Any]]], candidate: list[list[dict[str, Any]]]) -> tuple[int, int, float]:
+def match(
+    reference: list[list[dict[str, Any]]], candidate: list[list[dict[str, Any]]], edge_px: float | None = None
+) -> tuple[int, int, float]:
     """``(matched, total, smallest matched IoU)``: reference detections with score >= 0.5 that the
-    candidate has too (same label, IoU >= 0.9; each candidate detection used once, at any score)."""
+    candidate has too (same label and IoU >= 0.9, or with ``edge_px`` every edge within that many
+    pixels; each candidate detection used once, at any score)."""
     matched = total = 0
     smallest = 1.0
     for ref, cand in zip(reference, candidate, strict=True):
@@ -69,15 +73,17 @@ def match(reference: list[list[dict[str, Any]]], candidate: list[list[dict[str, 
             total += 1
             options = [(_iou(r["box"], c["box"]), i) for i, c in enumerate(cand) if i not in used and c["label"] == r["label"]]
             best = max(options, default=(0.0, -1))
-            if best[0] >= MIN_IOU:
+            close = best[1] >= 0 and (best[0] >= MIN_IOU if edge_px is None else
+                                      max(abs(a - b) for a, b in zip(r["box"], cand[best[1]]["box"])) <= edge_px)
+            if close:
                 matched, smallest = matched + 1, min(smallest, best[0])
                 used.add(best[1])
     return matched, total, smallest
 
 
-def agreement(a: list[list[dict[str, Any]]], b: list[list[dict[str, Any]]]) -> dict[str, Any]:
+def agreement(a: list[list[dict[str, Any]]], b: list[list[dict[str, Any]]], edge_px: float | None = None) -> dict[str, Any]:
     """Both directions of :func:`match`, as JSON-ready figures."""
-    ab, ba = match(a, b), match(b, a)
+    ab, ba = match(a, b, edge_px), match(b, a, edge_px)
     return {"a_in_b": ab[0] / max(ab[1], 1), "b_in_a": ba[0] / max(ba[1], 1), "confident": [ab[1], ba[1]],
             "min_iou": min(ab[2], ba[2])}
 
@@ -184,15 +190,19 @@ def test_object_detector_client_matches_zooft_predict(
     client: str, name: str, trained: dict[str, Any], exported: dict[str, dict[str, Any]], tmp_path: Path
 ) -> None:
     """The client loads the export, names the labels, and finds what ``zooft predict`` finds with
-    the same artifact (and, for the float export, with the run)."""
+    the same artifact (and, for the float export, with the run), up to its integer pixel boxes."""
     result = run_client(client, trained, exported, tmp_path)[name]
     assert "error" not in result, result["error"]
     found = result["detections"]
     assert {d["label"] for image in found for d in image} <= {"heart", "moon", "house", "letter_T"}
     assert sum(d["score"] >= CONFIDENT for image in found for d in image) >= 20
-    same_artifact = agreement(exported[name]["detections"], found)
-    print(f"\n{result['version']} {name} vs zooft predict on the artifact: {same_artifact}")
-    vs_run = agreement(trained["reference"], found)
+    # the clients report integer pixels (origin truncated, size truncated or rounded): at 64 px an
+    # object is 13-30 px, where that alone costs IoU 0.75-0.9; the rule for them is every edge
+    # within CLIENT_EDGE_PX (IoU >= 0.9 is printed too)
+    same_artifact = agreement(exported[name]["detections"], found, edge_px=CLIENT_EDGE_PX)
+    iou_rule = agreement(exported[name]["detections"], found)
+    print(f"\n{result['version']} {name} vs zooft predict on the artifact: {same_artifact}; with IoU >= 0.9: {iou_rule}")
+    vs_run = agreement(trained["reference"], found, edge_px=CLIENT_EDGE_PX)
     print(f"{result['version']} {name} vs zooft predict RUN: {vs_run}")
     assert same_artifact["a_in_b"] >= MIN_MATCH and same_artifact["b_in_a"] >= MIN_MATCH, same_artifact
     if name == "tflite":
