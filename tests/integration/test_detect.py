@@ -5,9 +5,11 @@ float / int8 (NMS by the TFLite_Detection_PostProcess op; the raw variant with h
 tested in test_detect_ondevice.py), parity-gated, and predict on every artifact with the run's
 detections.
 
-The data set is written here (COCO JSON, two classes: filled squares and discs, one per image, on
-a noisy background) so that a short run learns it: the trained model's detections are confident,
-which is what the parity gates need to check anything. Nothing in the trained model is edited.
+The data set is written here (COCO JSON: one filled square per image, of random size, place and
+colour, on a noisy background) so that a short run learns it: the trained model's detections are
+confident, which is what the parity gates need to check anything. Nothing in the trained model is
+edited. (A two-class variant, squares and discs, reached mAP@.5 0.26 / 0.43 in the same budget:
+too close to a flaky threshold for CI.)
 """
 
 from __future__ import annotations
@@ -26,13 +28,14 @@ pytestmark = pytest.mark.slow
 pytest.importorskip("pycocotools")
 
 SIZE = 64
-#: Measured on the fixture's run (seeds 0/1): see MIN_MAP_50's comment; thresholds well below.
-MIN_MAP_50 = 0.5
-MIN_MAP = 0.2
+#: Measured on this fixture's run: mAP@.5 0.977, mAP 0.574 (seed 0, a near-identical set); thresholds well below.
+MIN_MAP_50 = 0.6
+MIN_MAP = 0.25
 
 
-def write_shapes_coco(out: Path, *, seed: int, counts: tuple[int, int, int] = (60, 15, 15)) -> None:
-    """``out/{train,val,test}.json`` + ``out/images/*.png``: one filled square or disc per image."""
+def write_shapes_coco(out: Path, *, seed: int, counts: tuple[int, int, int] = (60, 15, 15), discs: bool = False) -> None:
+    """``out/{train,val,test}.json`` + ``out/images/*.png``: one filled square (or, with
+    ``discs``, a square or a disc) per image."""
     from PIL import Image, ImageDraw
 
     (out / "images").mkdir(parents=True)
@@ -44,7 +47,7 @@ def write_shapes_coco(out: Path, *, seed: int, counts: tuple[int, int, int] = (6
             image = Image.fromarray(np.clip(rng.normal(40, 15, (SIZE, SIZE, 3)), 0, 255).astype(np.uint8))
             side = int(rng.integers(SIZE // 4, SIZE // 2))
             x0, y0 = (int(v) for v in rng.integers(0, SIZE - side, 2))
-            label = int(rng.integers(0, 2))
+            label = int(rng.integers(0, 2)) if discs else 0
             draw = ImageDraw.Draw(image)
             shape = draw.rectangle if label == 0 else draw.ellipse
             shape([x0, y0, x0 + side - 1, y0 + side - 1], fill=tuple(int(c) for c in rng.uniform(150, 255, 3)))
@@ -54,8 +57,8 @@ def write_shapes_coco(out: Path, *, seed: int, counts: tuple[int, int, int] = (6
             annotations.append({"id": len(annotations) + 1, "image_id": index + 1, "category_id": label + 1,
                                 "bbox": [x0, y0, side, side], "area": side * side, "iscrowd": 0})
             index += 1
-        doc = {"images": images, "annotations": annotations,
-               "categories": [{"id": 1, "name": "square"}, {"id": 2, "name": "disc"}]}
+        categories = [{"id": 1, "name": "square"}] + ([{"id": 2, "name": "disc"}] if discs else [])
+        doc = {"images": images, "annotations": annotations, "categories": categories}
         (out / f"{split}.json").write_text(json.dumps(doc))
 
 
@@ -90,7 +93,7 @@ def _test_files(data_dir: Path) -> list[str]:
 def test_tune_writes_coco_metrics_and_report(run_dir: Path) -> None:
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["split"] == "test" and {"map", "map_50", "per_class", "pr_curves"} <= set(metrics)
-    assert set(metrics["per_class"]) == {"square", "disc"}
+    assert set(metrics["per_class"]) == {"square"}
     # it learned: COCO mAP on the held-out test split of the trained (unedited) model
     assert metrics["map_50"] >= MIN_MAP_50 and metrics["map"] >= MIN_MAP
     assert "Per class" in (run_dir / "report.md").read_text()

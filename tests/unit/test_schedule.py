@@ -59,3 +59,11 @@ def test_augment_auto_is_the_default_augmentation_with_a_place() -> None:
     assert parse_augment("auto:zoom=0.2") == {"zoom": 0.2}
     assert parse_augment("auto:none") == {}
     assert "flip" not in DEFAULT_AUGMENT  # flips change what digits and text mean
+
+
+def test_a_cached_head_waits_at_least_a_hundred_steps() -> None:
+    head, fine = phases_of(_config())
+    assert head.patience_for(34, on_cached_features=True) == HEAD_PATIENCE  # 1,078 images, batch 32
+    assert head.patience_for(5, on_cached_features=True) == 20  # 150 images: 3 epochs are 15 steps
+    assert head.patience_for(5, on_cached_features=False) == HEAD_PATIENCE
+    assert fine.patience_for(5, on_cached_features=False) == FINE_TUNE_PATIENCE

@@ -22,6 +22,9 @@ from ..config import AUTO
 #: Epochs without a better loss before an auto head phase ends. The head on fixed features
 #: improves slowly but steadily at a constant rate; its epochs are cheap on cached features.
 HEAD_PATIENCE = 3
+#: ... and at least this many optimizer steps: on a small data set an epoch is a handful of
+#: steps, and three of them say nothing about whether the head still improves.
+HEAD_PATIENCE_STEPS = 100
 #: Epochs without a better loss before auto fine-tuning ends (each epoch costs a full pass).
 FINE_TUNE_PATIENCE = 2
 #: An auto phase counts an epoch as better only when the loss drops by this fraction of its
@@ -50,6 +53,13 @@ class Phase:
         """Whether this phase stops on its own (``--epochs auto`` / ``--fine-tune-epochs auto``)."""
         return self.patience is not None
 
+    def patience_for(self, steps_per_epoch: int, *, on_cached_features: bool) -> int | None:
+        """The patience this phase applies: a head on cached features waits at least
+        :data:`HEAD_PATIENCE_STEPS` steps (its epochs cost milliseconds)."""
+        if self.patience is None or not on_cached_features:
+            return self.patience
+        return max(self.patience, -(-HEAD_PATIENCE_STEPS // max(1, steps_per_epoch)))
+
     def budget(self, *, on_cached_features: bool) -> int:
         """Epochs this phase may run: its fixed count, or an auto phase's budget (larger for a
         head trained on cached features)."""
@@ -71,6 +81,6 @@ def phases_of(config: dict[str, Any]) -> list[Phase]:
 
 def describe(phases: list[Phase]) -> dict[str, str]:
     """Per phase, how its length is decided (for timing.json and the report)."""
-    return {p.name: (f"auto: until {p.patience} epochs without a better loss, at most {p.epochs}"
+    return {p.name: (f"auto: until {p.patience} epochs without a loss {MIN_DELTA:.0%} below the phase's best, at most {p.epochs}"
                      + (f" ({p.epochs * CACHED_HEAD_FACTOR} on cached features)" if p.unfreeze in (0, "0") else ""))
             if p.auto else f"fixed: {p.epochs} epochs" for p in phases}

@@ -199,12 +199,14 @@ class TrainingSession:
             self._compile(phase, steps)
             self._restore_optimizer(phase.name)
             fit_model, train_ds, val_ds = self._fit_inputs(phase, steps)
-            epochs = phase.budget(on_cached_features=fit_model is not self.model)
+            cached = fit_model is not self.model
+            epochs = phase.budget(on_cached_features=cached)
+            phase_patience = phase.patience_for(steps, on_cached_features=cached)
             if done == 0:
                 self.state["stale"] = 0
 
-            def should_stop(phase: Any = phase) -> bool:
-                return (bool(patience) and self.state.get("stale", 0) >= patience) or (phase.auto and self._phase_stale(phase.name) >= phase.patience)
+            def should_stop(phase: Any = phase, own: int | None = phase_patience) -> bool:
+                return (bool(patience) and self.state.get("stale", 0) >= patience) or (own is not None and self._phase_stale(phase.name) >= own)
 
             callbacks = [
                 progress_callback(phase=phase.name, epochs=epochs, steps=steps, batch_size=self.config["batch_size"], console=self.console),
@@ -219,7 +221,7 @@ class TrainingSession:
             run = self.state["epochs_done"].get(phase.name, 0)
             if phase.auto:
                 stale = self._phase_stale(phase.name)
-                why = (f"{stale} epochs without a {self._monitor_name()} {self.min_delta:.1%} below the phase's best" if stale >= phase.patience
+                why = (f"{stale} epochs without a {self._monitor_name()} {self.min_delta:.0%} below the phase's best" if stale >= phase_patience
                        else f"its budget of {epochs} epochs")
                 self.state.setdefault("stopped", {})[phase.name] = f"after {run} epochs: {why}"
                 finished.append(phase.name)
