@@ -53,6 +53,8 @@ NOISE = (
     re.compile(r"^[IW]\d{4} [\d:.]+\s+\d+ \S+:\d+\] "),  # absl INFO / WARNING lines
     re.compile(r"^E\d{4} [\d:.]+\s+\d+ cuda_[a-z_]+\.cc:\d+\] failed call to cuInit"),
     re.compile(r"^To enable the following instructions: .*rebuild TensorFlow"),
+    # LiteRT, when an interpreter is created (once per process; not under TF_CPP_MIN_LOG_LEVEL)
+    re.compile(r"^INFO: Created TensorFlow Lite XNNPACK delegate for CPU\.$"),
 )
 
 
@@ -134,6 +136,17 @@ def filtered_stderr(noise: Sequence[re.Pattern[str]] = NOISE) -> Iterator[None]:
         if kept:
             sys.stderr.write("".join(kept))
             sys.stderr.flush()
+
+
+def quiet_call(factory: Any) -> Any:
+    """``factory`` (e.g. LiteRT's ``Interpreter``) wrapped so that each call runs inside
+    :func:`filtered_stderr`: creating an interpreter prints an XNNPACK notice."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        with filtered_stderr():
+            return factory(*args, **kwargs)
+
+    return call
 
 
 class _QuietImport(importlib.abc.MetaPathFinder):
