@@ -92,7 +92,7 @@ def _run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("ZOOFT_ONEDNN", "TF_", "ONEDNN_", "DNNL_"))}
     clean.pop("ZOOFT_DEBUG", None)
     return subprocess.run([sys.executable, *args], cwd=cwd, env={**clean, **env}, capture_output=True,
-                          text=True, timeout=600)
+                          text=True, timeout=900)
 
 
 def _crashed(proc: subprocess.CompletedProcess[str]) -> str:
