@@ -9,11 +9,12 @@ must be in place before the first ``import tensorflow`` (or ``import keras``) of
 1x1 stride-2 convolution (``jit_avx512_common_1x1_convolution_bwd_weights_t``) corrupts the heap
 for batches of one example with few channels (a residual shortcut of a small net, with the
 last partial batch of an epoch): the process dies in ``model.fit`` with ``Segmentation fault``,
-``double free or corruption`` or ``munmap_chunk(): invalid pointer``. zooft caps oneDNN at
-its AVX2 kernels (``ONEDNN_MAX_CPU_ISA=AVX2``), which do not have the bug and cost less than
-turning oneDNN off (docs/training.md, BENCHMARKS.md). ``ZOOFT_ONEDNN`` overrides the choice:
-``avx2`` (default), ``on`` (TensorFlow's default: all ISAs), ``off``
-(``TF_ENABLE_ONEDNN_OPTS=0``). A user's own ``TF_ENABLE_ONEDNN_OPTS`` or ``ONEDNN_MAX_CPU_ISA``
+``double free or corruption`` or ``munmap_chunk(): invalid pointer``. zooft turns TensorFlow's
+oneDNN custom ops off (``TF_ENABLE_ONEDNN_OPTS=0``: TensorFlow's own Eigen kernels), which
+measured no slower for zooft's training on this project's CPUs (docs/training.md,
+BENCHMARKS.md). ``ZOOFT_ONEDNN`` overrides the choice: ``off`` (default), ``avx2`` (oneDNN
+capped at its AVX2 kernels, ``ONEDNN_MAX_CPU_ISA=AVX2``, which avoid the bug too), ``on``
+(TensorFlow's default: all ISAs). A user's own ``TF_ENABLE_ONEDNN_OPTS`` or ``ONEDNN_MAX_CPU_ISA``
 is respected as set.
 
 **Log noise.** The CLI calls :func:`quiet` unless ``ZOOFT_DEBUG=1``: TensorFlow's C++ INFO and
@@ -42,7 +43,7 @@ from typing import Any
 from .errors import ConfigError
 
 ONEDNN_VAR = "ZOOFT_ONEDNN"
-ONEDNN_CHOICES = ("avx2", "on", "off")
+ONEDNN_CHOICES = ("off", "avx2", "on")
 #: variables with which a user takes oneDNN into their own hands
 _USER_ONEDNN_VARS = ("TF_ENABLE_ONEDNN_OPTS", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA")
 
@@ -64,14 +65,14 @@ def debug_enabled() -> bool:
 
 
 def onednn_choice() -> str:
-    """The oneDNN setting asked for by ``ZOOFT_ONEDNN`` (``avx2`` when unset)."""
+    """The oneDNN setting asked for by ``ZOOFT_ONEDNN`` (``off`` when unset)."""
     raw = os.environ.get(ONEDNN_VAR, "").strip().lower()
-    aliases = {"": "avx2", "auto": "avx2", "1": "on", "true": "on", "0": "off", "false": "off"}
+    aliases = {"": "off", "auto": "off", "1": "on", "true": "on", "0": "off", "false": "off"}
     choice = aliases.get(raw, raw)
     if choice not in ONEDNN_CHOICES:
         raise ConfigError(
             f"{ONEDNN_VAR} must be one of {', '.join(ONEDNN_CHOICES)} (got {raw!r})",
-            hint=f"unset {ONEDNN_VAR} for zooft's default (avx2); see docs/training.md",
+            hint=f"unset {ONEDNN_VAR} for zooft's default (off); see docs/training.md",
         )
     return choice
 

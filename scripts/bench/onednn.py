@@ -3,8 +3,8 @@
 Settings (each a fresh ``zooft tune`` process, alternating, ``--repeats`` times):
 - ``oneDNN, all ISAs``: TensorFlow's default on x86 (``ONEDNN_MAX_CPU_ISA=ALL``); on AVX-512
   CPUs this crashes small residual nets (see docs/training.md "Native crashes and oneDNN").
-- ``oneDNN, AVX2 kernels``: ``ONEDNN_MAX_CPU_ISA=AVX2`` (zooft's default).
-- ``oneDNN off``: ``TF_ENABLE_ONEDNN_OPTS=0`` (TensorFlow's own Eigen kernels).
+- ``oneDNN, AVX2 kernels``: ``ONEDNN_MAX_CPU_ISA=AVX2`` (``ZOOFT_ONEDNN=avx2``).
+- ``oneDNN off``: ``TF_ENABLE_ONEDNN_OPTS=0`` (TensorFlow's own Eigen kernels; zooft's default).
 
 Reported: the wall time of the whole command and the head / fine-tune phase times that zooft
 prints (sums of the per-epoch times), as medians. Appended to BENCHMARKS.md unless --no-write.
@@ -28,8 +28,8 @@ from results import append_section, load_note, machine_line  # noqa: E402
 
 SETTINGS = {
     "oneDNN, all ISAs": {"ONEDNN_MAX_CPU_ISA": "ALL"},
-    "oneDNN, AVX2 kernels (zooft default)": {"ONEDNN_MAX_CPU_ISA": "AVX2"},
-    "oneDNN off": {"TF_ENABLE_ONEDNN_OPTS": "0"},
+    "oneDNN, AVX2 kernels": {"ONEDNN_MAX_CPU_ISA": "AVX2"},
+    "oneDNN off (zooft default)": {"TF_ENABLE_ONEDNN_OPTS": "0"},
 }
 EPOCH = re.compile(r"^(head|fine-tune) epoch \d+/\d+ .* ([\d.]+)s\s+\d+ img/s", re.M)
 
