@@ -21,7 +21,7 @@ import numpy as np
 
 from .errors import ExportError
 from .parity import Outputs
-from .tfruntime import quiet_call
+from .tfruntime import quiet_interpreter
 
 METADATA_KEY = "zooft_metadata"  # TFLite metadata entry / ONNX metadata_props key holding the JSON
 METADATA_FILE = "metadata.json"
@@ -174,11 +174,11 @@ def tflite_interpreter() -> tuple[Any, str]:
 
         from ai_edge_litert.interpreter import Interpreter
 
-        return quiet_call(Interpreter), f"ai_edge_litert {version('ai-edge-litert')}"
+        return quiet_interpreter(Interpreter), f"ai_edge_litert {version('ai-edge-litert')}"
     except ImportError:
         import tensorflow as tf
 
-        return quiet_call(tf.lite.Interpreter), f"tf.lite.Interpreter {tf.__version__} (ai-edge-litert missing)"
+        return quiet_interpreter(tf.lite.Interpreter), f"tf.lite.Interpreter {tf.__version__} (ai-edge-litert missing)"
 
 
 def read_tflite_metadata(model: bytes) -> dict[str, Any]:

@@ -139,15 +139,18 @@ def filtered_stderr(noise: Sequence[re.Pattern[str]] = NOISE) -> Iterator[None]:
             sys.stderr.flush()
 
 
-def quiet_call(factory: Any) -> Any:
-    """``factory`` (e.g. LiteRT's ``Interpreter``) wrapped so that each call runs inside
-    :func:`filtered_stderr`: creating an interpreter prints an XNNPACK notice."""
+def quiet_interpreter(factory: Any) -> Any:
+    """LiteRT's ``Interpreter`` class wrapped so that each interpreter is created and its
+    tensors allocated inside :func:`filtered_stderr`: the XNNPACK delegate is applied (and
+    announces itself on stderr) when tensors are first allocated."""
 
-    def call(*args: Any, **kwargs: Any) -> Any:
+    def create(*args: Any, **kwargs: Any) -> Any:
         with filtered_stderr():
-            return factory(*args, **kwargs)
+            interpreter = factory(*args, **kwargs)
+            interpreter.allocate_tensors()
+        return interpreter
 
-    return call
+    return create
 
 
 class _QuietImport(importlib.abc.MetaPathFinder):
