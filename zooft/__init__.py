@@ -32,6 +32,13 @@ from .exports.protocol import ExportContext, Exporter, ParityReport
 from .plugins import hookimpl
 from .specs import BackboneSource, DatasetFormat, ExporterInfo, ModelSpec, TaskInfo, WeightsSpec
 from .task import Task
+from .tfruntime import configure as _configure_tensorflow
+
+try:
+    # before anything imports TensorFlow: its oneDNN variables are read when it loads
+    _configure_tensorflow()
+except ZooftError:
+    pass  # a bad ZOOFT_ONEDNN is reported by the CLI and by tune()/export()
 
 __version__ = "0.1.0"
 
@@ -157,6 +164,7 @@ def tune(**options: Any) -> Any:
     """
     from .train.tune import tune as _tune
 
+    _configure_tensorflow()
     return _tune(options)
 
 
@@ -167,6 +175,7 @@ def export(run: Any, format: str, **options: Any) -> Any:  # noqa: A002 - mirror
     check raises :class:`ParityError`."""
     from .exports.run import export_run
 
+    _configure_tensorflow()
     return export_run(run, format, options)
 
 

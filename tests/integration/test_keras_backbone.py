@@ -84,14 +84,25 @@ def assert_same_features(bb: zooft.Backbone, ref: Any, x: np.ndarray, x_for_ref:
     levels = list(bb.info["feature_layers"])
     probe = keras.Model(ref.input, [ref.get_layer(bb.info["feature_layers"][k]).output for k in levels])
     expected = [keras.ops.convert_to_numpy(t) for t in probe(x_for_ref)]
-    for level, want in zip(levels, expected):
+    # What float noise alone does to this network: the reference on its own input moved by
+    # a few float32 ulps (the size of the rounding that a differently ordered but equivalent
+    # preprocessing produces). A deep net with random weights can amplify that a lot at
+    # stride 32; a wrong preprocessing or weight loading moves everything (error ~ 1).
+    ulps = np.random.default_rng(1).uniform(-4, 4, x_for_ref.shape).astype("float32")
+    nudged = [keras.ops.convert_to_numpy(t) for t in probe(x_for_ref * (1 + ulps * np.float32(2.0**-24)))]
+    for level, want, moved in zip(levels, expected, nudged):
         assert np.abs(want[0] - want[1]).max() > 1e-2 * np.abs(want).max(), f"{level}: output ignores the image"
         got = run(bb.model, x, level)
         assert got.shape == want.shape
-        # a relative norm: float noise through a calibrated deep net moves a few ReLU6 kinks,
-        # a wrong preprocessing or weight loading moves everything
+        noise = np.linalg.norm(moved - want) / np.linalg.norm(want)
+        if level == levels[0]:  # the shallowest level always compares tightly
+            assert noise < 0.05, f"{level}: ulp noise moves the reference by {noise:.2e}; the test proves nothing"
+        # a relative norm: float noise through a calibrated deep net moves a few ReLU6 kinks; a
+        # random-weight net calibrated on 4 images can amplify it (1x1 maps at stride 32 give
+        # BatchNorm tiny batch variances), so a deep level is held to what that noise does there
         error = np.linalg.norm(got - want) / np.linalg.norm(want)
-        assert error < 2e-3, f"{level}: relative error {error:.2e}"
+        bound = max(2e-3, 10 * noise)
+        assert error < bound, f"{level}: relative error {error:.2e} (float noise bound {bound:.2e})"
 
 
 def test_known_applications_are_real_keras_classes() -> None:
@@ -359,6 +370,7 @@ def test_efficientnet_imagenet_matches_keras_own_imagenet_graph(
     tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Keras adds a Rescaling to EfficientNet only for weights='imagenet'; zooft folds it in."""
+    keras.utils.set_random_seed(0)  # the fake's random weights: the same network on every run
     fake = keras.applications.EfficientNetB0(include_top=False, weights=None, input_shape=(32, 32, 3))
     norm = next(l for l in fake.layers if isinstance(l, keras.layers.Normalization))
     norm.set_weights([np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225]) ** 2, np.array(0)])
@@ -409,3 +421,4 @@ def test_packaged_embedded_model_loads_offline() -> None:
     bb = build_backbone(spec, offline=True)
     assert bb.input_size == (96, 96) and bb.info["params"] == spec.params
     assert spec.weights.sha256, "the packaged weights must carry their sha256"
+

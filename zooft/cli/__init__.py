@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -15,18 +14,19 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def run(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return the exit status instead of exiting (for tests and embedding)."""
+    from .. import tfruntime
     from ..errors import Terminated, ZooftError
     from .app import build_app
     from .console import print_error
 
     debug = os.environ.get("ZOOFT_DEBUG", "") not in ("", "0")
     if not debug:
-        # TensorFlow's C++ INFO lines and Python retracing warnings drown zooft's own output;
-        # both are set before TensorFlow is imported (it is imported lazily by commands).
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        logging.getLogger("tensorflow").setLevel(logging.ERROR)
+        # TensorFlow's start-up notices and retracing warnings drown zooft's own output; set
+        # before TensorFlow is imported (it is imported lazily by commands)
+        tfruntime.quiet()
     args = list(sys.argv[1:] if argv is None else argv)
     try:
+        tfruntime.configure()
         result = build_app()(args=args, prog_name="zooft", standalone_mode=False)
     except ZooftError as exc:
         if debug:

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..errors import ExportError
 from .parity import Outputs
+from .tfruntime import quiet_interpreter
 
 METADATA_KEY = "zooft_metadata"  # TFLite metadata entry / ONNX metadata_props key holding the JSON
 METADATA_FILE = "metadata.json"
@@ -181,17 +182,18 @@ class Artifact:
 
 
 def tflite_interpreter() -> tuple[Any, str]:
-    """LiteRT's interpreter; TensorFlow's deprecated copy only if ai-edge-litert is missing."""
+    """LiteRT's interpreter class (as a factory that filters its XNNPACK notice); TensorFlow's
+    deprecated copy only if ai-edge-litert is missing."""
     try:
         from importlib.metadata import version
 
         from ai_edge_litert.interpreter import Interpreter
 
-        return Interpreter, f"ai_edge_litert {version('ai-edge-litert')}"
+        return quiet_interpreter(Interpreter), f"ai_edge_litert {version('ai-edge-litert')}"
     except ImportError:
         import tensorflow as tf
 
-        return tf.lite.Interpreter, f"tf.lite.Interpreter {tf.__version__} (ai-edge-litert missing)"
+        return quiet_interpreter(tf.lite.Interpreter), f"tf.lite.Interpreter {tf.__version__} (ai-edge-litert missing)"
 
 
 def read_tflite_metadata(model: bytes) -> dict[str, Any]:

@@ -30,6 +30,7 @@ import numpy as np
 
 from ..cache import cache_root, fingerprint_files
 from ..config import parse_feature_cache as parse_mode
+from ..tfruntime import quiet_interpreter
 
 #: Feature sets larger than this go to disk (memory-mapped) instead of RAM.
 MEMORY_BUDGET_BYTES = 256 * 2**20
@@ -135,7 +136,7 @@ def _litert_runner(fn: Any) -> Any:
     # in the order the function returns them
     converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen], tf.Module())
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    interpreter = Interpreter(model_content=converter.convert(), num_threads=cores)
+    interpreter = quiet_interpreter(Interpreter)(model_content=converter.convert(), num_threads=cores)
     return interpreter.get_signature_runner()
 
 

@@ -1,0 +1,189 @@
+"""TensorFlow's process environment, prepared before TensorFlow is first imported.
+
+TensorFlow reads its settings from environment variables when its libraries load, so they
+must be in place before the first ``import tensorflow`` (or ``import keras``) of the process.
+``import zooft`` calls :func:`configure`, so every zooft path (CLI, the ``zooft.tune`` /
+``zooft.export`` API, plugins, child processes, which inherit the environment) runs with it.
+
+**oneDNN.** On CPUs with AVX-512, TensorFlow 2.21's oneDNN kernel for the filter gradient of a
+1x1 stride-2 convolution (``jit_avx512_common_1x1_convolution_bwd_weights_t``) corrupts the heap
+for batches of one example with few channels (a residual shortcut of a small net, with the
+last partial batch of an epoch): the process dies in ``model.fit`` with ``Segmentation fault``,
+``double free or corruption`` or ``munmap_chunk(): invalid pointer``. zooft turns TensorFlow's
+oneDNN custom ops off (``TF_ENABLE_ONEDNN_OPTS=0``: TensorFlow's own Eigen kernels), which
+measured no slower for zooft's training on this project's CPUs (docs/training.md,
+BENCHMARKS.md). ``ZOOFT_ONEDNN`` overrides the choice: ``off`` (default), ``avx2`` (oneDNN
+capped at its AVX2 kernels, ``ONEDNN_MAX_CPU_ISA=AVX2``, which avoid the bug too), ``on``
+(TensorFlow's default: all ISAs). A user's own ``TF_ENABLE_ONEDNN_OPTS`` or ``ONEDNN_MAX_CPU_ISA``
+is respected as set.
+
+**Log noise.** The CLI calls :func:`quiet` unless ``ZOOFT_DEBUG=1``: TensorFlow's C++ INFO and
+WARNING lines are turned off (``TF_CPP_MIN_LOG_LEVEL=2``; ERROR lines stay), and the lines
+that TensorFlow's libraries print while they load and probe for CUDA (before that setting
+applies) are filtered out of file descriptor 2 around that import; every other line written
+there is passed on (:func:`filtered_stderr`).
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import logging
+import os
+import platform
+import re
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from types import ModuleType
+from typing import Any
+
+from .errors import ConfigError
+
+ONEDNN_VAR = "ZOOFT_ONEDNN"
+ONEDNN_CHOICES = ("off", "avx2", "on")
+#: variables with which a user takes oneDNN into their own hands
+_USER_ONEDNN_VARS = ("TF_ENABLE_ONEDNN_OPTS", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA")
+
+#: lines TensorFlow's libraries print on import and on the first device query of a CPU-only
+#: machine: notices, not failures (real errors raise Python exceptions or are other E lines)
+NOISE = (
+    re.compile(r"^WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"),
+    re.compile(r"^[IW]\d{4} [\d:.]+\s+\d+ \S+:\d+\] "),  # absl INFO / WARNING lines
+    re.compile(r"^E\d{4} [\d:.]+\s+\d+ cuda_[a-z_]+\.cc:\d+\] failed call to cuInit"),
+    re.compile(r"^To enable the following instructions: .*rebuild TensorFlow"),
+    # LiteRT, when an interpreter is created (once per process; not under TF_CPP_MIN_LOG_LEVEL)
+    re.compile(r"^INFO: Created TensorFlow Lite XNNPACK delegate for CPU\.$"),
+)
+
+
+def debug_enabled() -> bool:
+    """``ZOOFT_DEBUG`` is set to something other than empty or ``0``."""
+    return os.environ.get("ZOOFT_DEBUG", "") not in ("", "0")
+
+
+def onednn_choice() -> str:
+    """The oneDNN setting asked for by ``ZOOFT_ONEDNN`` (``off`` when unset)."""
+    raw = os.environ.get(ONEDNN_VAR, "").strip().lower()
+    aliases = {"": "off", "auto": "off", "1": "on", "true": "on", "0": "off", "false": "off"}
+    choice = aliases.get(raw, raw)
+    if choice not in ONEDNN_CHOICES:
+        raise ConfigError(
+            f"{ONEDNN_VAR} must be one of {', '.join(ONEDNN_CHOICES)} (got {raw!r})",
+            hint=f"unset {ONEDNN_VAR} for zooft's default (off); see docs/training.md",
+        )
+    return choice
+
+
+def configure() -> None:
+    """Set TensorFlow's oneDNN variables for this process (and its children) before TensorFlow
+    loads. Idempotent; no effect once TensorFlow is imported (it has read them already).
+    Raises :class:`ConfigError` for a bad ``ZOOFT_ONEDNN``."""
+    choice = onednn_choice()
+    if "tensorflow" in sys.modules or any(name in os.environ for name in _USER_ONEDNN_VARS):
+        return
+    if choice == "off":
+        os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
+    elif choice == "avx2" and platform.machine().lower() in ("x86_64", "amd64"):
+        # a cap, not a demand: CPUs without AVX2 keep their own best kernels
+        os.environ["ONEDNN_MAX_CPU_ISA"] = "AVX2"
+
+
+def quiet() -> None:
+    """Keep TensorFlow's notices out of the console (the CLI calls this unless debugging)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    for name in ("tensorflow", "tf2onnx", "absl"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    if "tensorflow" not in sys.modules and not any(isinstance(f, _QuietImport) for f in sys.meta_path):
+        sys.meta_path.insert(0, _QuietImport())
+
+
+def is_noise(line: str) -> bool:
+    """Whether ``line`` is one of TensorFlow's known start-up notices."""
+    return any(pattern.search(line) for pattern in NOISE)
+
+
+@contextmanager
+def filtered_stderr(noise: Sequence[re.Pattern[str]] = NOISE) -> Iterator[None]:
+    """Capture file descriptor 2 (C++ and Python writes alike) for the block, then write back
+    every line that matches none of ``noise``; nothing is filtered when debugging. The capture
+    goes to a temporary file, not a pipe, so a chatty library can never block on it."""
+    if debug_enabled():
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no usable fd 2 (closed, or a replaced sys.stderr)
+        yield
+        return
+    capture = tempfile.TemporaryFile()
+    os.dup2(capture.fileno(), 2)
+    try:
+        yield
+    finally:
+        try:
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+        os.dup2(saved, 2)
+        os.close(saved)
+        capture.seek(0)
+        text = capture.read().decode("utf-8", errors="replace")
+        capture.close()
+        kept = [line for line in text.splitlines(keepends=True) if not any(p.search(line) for p in noise)]
+        if kept:
+            sys.stderr.write("".join(kept))
+            sys.stderr.flush()
+
+
+def quiet_interpreter(factory: Any) -> Any:
+    """LiteRT's ``Interpreter`` class wrapped so that each interpreter is created and its
+    tensors allocated inside :func:`filtered_stderr`: the XNNPACK delegate is applied (and
+    announces itself on stderr) when tensors are first allocated."""
+
+    def create(*args: Any, **kwargs: Any) -> Any:
+        with filtered_stderr():
+            interpreter = factory(*args, **kwargs)
+            interpreter.allocate_tensors()
+        return interpreter
+
+    return create
+
+
+class _QuietImport(importlib.abc.MetaPathFinder):
+    """Runs the first ``import tensorflow`` inside :func:`filtered_stderr`, followed by the
+    CUDA probe (``list_physical_devices``, which prints the ``cuInit`` line on machines
+    without a GPU driver); removes itself once used. Whoever imports TensorFlow first (zooft,
+    keras, a plugin), the notices are filtered."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> importlib.machinery.ModuleSpec | None:
+        if name != "tensorflow":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.loader is None:
+            return spec
+        spec.loader = _QuietLoader(spec.loader)
+        return spec
+
+
+class _QuietLoader(importlib.abc.Loader):
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
+        return self.inner.create_module(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        # the module keeps TensorFlow's own loader (resource readers and reloads use it)
+        module.__loader__ = self.inner
+        if module.__spec__ is not None:
+            module.__spec__.loader = self.inner
+        with filtered_stderr():
+            self.inner.exec_module(module)
+            # physical devices only: listing logical ones would initialise the runtime, after
+            # which multi-worker collectives and logical-device splits can no longer be set up
+            module.config.list_physical_devices("GPU")
