@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import ExportError
 from .parity import Outputs
-from .tfruntime import quiet_interpreter
+from ..tfruntime import quiet_interpreter
 
 METADATA_KEY = "zooft_metadata"  # TFLite metadata entry / ONNX metadata_props key holding the JSON
 METADATA_FILE = "metadata.json"
