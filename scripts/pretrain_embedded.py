@@ -2,7 +2,7 @@
 """Pretrain zooft's embedded backbone: MobileNetV2 (alpha 0.35, 96x96) on procedural images.
 
 zooft must fine-tune out of the box without downloading anything, so it ships this small
-backbone, pretrained by us on :func:`zooft.demo.pretrain_shapes.render_pretrain_image`. The script:
+backbone, pretrained by us on ``render_pretrain_image`` (scripts/pretraining/shapes.py). The script:
 
 1. renders a pool of training images (in worker processes, before TensorFlow is imported),
 2. trains ``Rescaling(1/127.5, -1) → MobileNetV2 → GlobalAveragePooling2D → Dense(softmax)``
@@ -39,7 +39,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from zooft.demo.pretrain_shapes import (  # noqa: E402
+sys.path.insert(0, str(REPO / "scripts" / "pretraining"))
+from shapes import (  # noqa: E402
     PRETRAIN_CLASSES,
     PRETRAIN_UPRIGHT_CLASSES,
     render_pretrain_image,
@@ -268,7 +269,7 @@ base = keras.applications.MobileNetV2(input_shape=(96, 96, 3), alpha=0.35, inclu
 
 ## What it saw
 
-Procedurally generated images from `zooft.demo.pretrain_shapes.render_pretrain_image`
+Procedurally generated images from `scripts/pretraining/shapes.py`
 (numpy + Pillow, no external data): {len(r["classes"])} classes, {classes}.
 Each image draws one primitive (filled or outlined shapes, textures in a region, pen strokes of
 widths from about 1 px to 15 px, or one of {r["n_glyphs"]} symbols of an invented upright

@@ -11,34 +11,21 @@ import pytest
 from PIL import Image
 
 from zooft.demo import synthetic
-from zooft.demo.pretrain_shapes import PRETRAIN_CLASSES, render_pretrain_image
 from zooft.demo.synthetic import DEMO_CLASSIFY_CLASSES, render_demo_image, write_classify_demo
 
 
 def test_module_does_not_import_tensorflow() -> None:
     # Generating data must stay cheap and work without TensorFlow (which takes seconds to import).
-    code = ("import sys, zooft.demo.synthetic, zooft.demo.pretrain_shapes; "
+    code = ("import sys, zooft.demo.synthetic, zooft.demo.detection; "
             "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=Path(__file__).resolve().parents[2])
     assert out.stdout.strip() == "[]"
 
 
-def test_class_lists() -> None:
-    assert len(PRETRAIN_CLASSES) >= 12
-    assert len(set(PRETRAIN_CLASSES)) == len(PRETRAIN_CLASSES)
+def test_class_list() -> None:
     assert 4 <= len(DEMO_CLASSIFY_CLASSES) <= 6
-    # Real transfer: the demo task shares no class with pretraining.
-    assert not set(PRETRAIN_CLASSES) & set(DEMO_CLASSIFY_CLASSES)
-
-
-@pytest.mark.parametrize("size", [32, 96])
-def test_pretrain_images_every_class(size: int) -> None:
-    rng = np.random.default_rng(0)
-    for ci in range(len(PRETRAIN_CLASSES)):
-        img = render_pretrain_image(rng, ci, size)
-        assert img.shape == (size, size, 3) and img.dtype == np.uint8
-        assert img.std() > 0  # not a blank canvas
+    assert len(set(DEMO_CLASSIFY_CLASSES)) == len(DEMO_CLASSIFY_CLASSES)
 
 
 def test_demo_images_every_class() -> None:
@@ -49,17 +36,14 @@ def test_demo_images_every_class() -> None:
 
 
 def test_render_is_deterministic_per_seed() -> None:
-    for render in (render_pretrain_image, render_demo_image):
-        a = render(np.random.default_rng(123), 2)
-        b = render(np.random.default_rng(123), 2)
-        c = render(np.random.default_rng(124), 2)
-        np.testing.assert_array_equal(a, b)
-        assert not np.array_equal(a, c)
+    a = render_demo_image(np.random.default_rng(123), 2)
+    b = render_demo_image(np.random.default_rng(123), 2)
+    c = render_demo_image(np.random.default_rng(124), 2)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
 
 
 def test_bad_class_index() -> None:
-    with pytest.raises(ValueError):
-        render_pretrain_image(np.random.default_rng(0), len(PRETRAIN_CLASSES))
     with pytest.raises(ValueError):
         render_demo_image(np.random.default_rng(0), -1)
 

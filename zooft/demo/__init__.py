@@ -3,13 +3,10 @@
 Nothing in this package imports TensorFlow, so data sets can be generated (and tested) quickly.
 """
 
-from zooft.demo.pretrain_shapes import PRETRAIN_CLASSES, render_pretrain_image
 from zooft.demo.synthetic import DEMO_CLASSIFY_CLASSES, render_demo_image, write_classify_demo
 
 __all__ = [
     "DEMO_CLASSIFY_CLASSES",
-    "PRETRAIN_CLASSES",
     "render_demo_image",
-    "render_pretrain_image",
     "write_classify_demo",
 ]

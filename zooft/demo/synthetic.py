@@ -2,7 +2,7 @@
 
 :func:`render_demo_image` and :func:`write_classify_demo` draw :data:`DEMO_CLASSIFY_CLASSES`
 on photo-like backgrounds. Classes and backgrounds are deliberately *different* from the
-pretraining ones (:mod:`zooft.demo.pretrain_shapes`), so that the demo fine-tune is a real
+pretraining ones (``scripts/pretraining/shapes.py``), so that the demo fine-tune is a real
 transfer. Every image is a function of the ``numpy.random.Generator`` passed in, so a seed
 reproduces a data set exactly (Pillow's drawing and filters are deterministic).
 """

@@ -1,4 +1,7 @@
-"""The pretraining renderer of zooft's embedded backbone (numpy + Pillow only, no TensorFlow).
+"""Procedural shapes for pretraining zooft's embedded backbone (numpy + Pillow only, no TensorFlow).
+
+Not part of the package: only ``scripts/pretrain_embedded.py`` uses it (it reuses the drawing
+primitives of :mod:`zooft.demo.drawing`, which the demo data sets also use).
 
 :func:`render_pretrain_image` draws one of :data:`PRETRAIN_CLASSES` (geometric shapes,
 outlines, textures, pen-like strokes and an invented alphabet of glyphs) on cluttered synthetic
@@ -16,7 +19,7 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .drawing import (
+from zooft.demo.drawing import (
     _SS,
     Array,
     _composite,
