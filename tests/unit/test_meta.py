@@ -252,3 +252,16 @@ def test_example_plugin_registers_without_installing(monkeypatch: pytest.MonkeyP
     spec = registry.resolve("tinycnn:tiny32")
     assert (spec.locator, spec.input_size, spec.weights.kind) == ("tiny", (32, 32), "none")
     assert spec.tasks == ("classify", "detect") and spec.license == "MIT" and spec.params and spec.description
+
+
+def test_every_first_party_plugin_loads_and_registers_without_error() -> None:
+    """A plugin's failure is contained (the rest keep working), so a broken built-in would go
+    unnoticed by every other test that does not use it: each entry point of pyproject.toml
+    must load, register something and report no error."""
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"]["zooft"]
+    out = subprocess.run([sys.executable, "-m", "zooft", "plugins", "--json"], capture_output=True, text=True, check=True).stdout
+    rows = {row["name"]: row for row in json.loads(out)}
+    for name in declared:
+        assert name in rows, f"built-in plugin {name!r} is not loaded"
+        assert rows[name]["errors"] == [], f"built-in plugin {name!r}: {rows[name]['errors']}"
+        assert any(rows[name]["registered"].values()), f"built-in plugin {name!r} registered nothing"
