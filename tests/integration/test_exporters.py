@@ -258,9 +258,9 @@ def test_int8_gate_catches_bad_calibration(fresh_run: Path, monkeypatch: pytest.
 
     real_convert = tflite_exporter.convert
 
-    def dark_calibration(model: Any, mode: str, io_type: Any, calibration: Any, workdir: Path) -> bytes:
+    def dark_calibration(model: Any, mode: str, io_type: Any, calibration: Any, workdir: Path, *rest: Any) -> bytes:
         # calibrating on near-black images clips every real activation range: top-1 collapses
-        return real_convert(model, mode, io_type, np.zeros_like(calibration[:20]), workdir)
+        return real_convert(model, mode, io_type, np.zeros_like(calibration[:20]), workdir, *rest)
 
     monkeypatch.setattr(tflite_exporter, "convert", dark_calibration)
     with pytest.raises(zooft.ParityError, match=r"confident_top1_agreement 0\.\d+ < 0\.95 \(minimum\)") as info:

@@ -128,11 +128,11 @@ def test_a_drifting_export_fails_the_command_in_one_line(
 
     real_convert = onnx_exporter.convert
 
-    def drifting_convert(model: object, opset: int) -> object:
+    def drifting_convert(model: object, *args: object, **kwargs: object) -> object:
         # a plausible artifact from slightly wrong weights: what a broken converter would give
         broken = keras.models.clone_model(model)
         broken.set_weights([w * 1.05 if w.ndim == 2 else w for w in model.get_weights()])
-        return real_convert(broken, opset)
+        return real_convert(broken, *args, **kwargs)
 
     monkeypatch.setattr(onnx_exporter, "convert", drifting_convert)
     capsys.readouterr()

@@ -47,7 +47,8 @@ def model_inputs(model: Any, samples: Any) -> np.ndarray:
 
 
 def serving_function(model: Any, dtype: str = "float32") -> tuple[Any, list[Any]]:
-    """``(fn, input_signature)``: raw images of ``dtype``, any batch size -> ``{name: tensor}``.
+    """``(fn, input_signature)``: raw images of ``dtype``, any batch size (unless the model fixes
+    one, as the TFLite detection op's export model does) -> ``{name: tensor}``.
 
     Models taking strings or integer ids (text, see docs/text.md) keep their own input dtype.
     """
@@ -64,7 +65,7 @@ def serving_function(model: Any, dtype: str = "float32") -> tuple[Any, list[Any]
         )
     names = output_names(model)
     model_dtype = model.inputs[0].dtype
-    shape = (None, *tuple(model.inputs[0].shape)[1:])
+    shape = tuple(model.inputs[0].shape)  # batch None (any), unless the model fixes it
     spec = tf.TensorSpec(shape, tf.as_dtype(dtype), name=input_name(model))
 
     def serve(image: Any) -> dict[str, Any]:
