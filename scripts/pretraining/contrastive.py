@@ -26,10 +26,7 @@ same other flags (the log's last line gives both). CPU kernels may differ in the
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -41,10 +38,12 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "scripts" / "pretraining"))
 sys.path.insert(0, str(REPO / "scripts" / "bench"))
+sys.path.insert(0, str(REPO / "scripts"))
 
 import heldout  # noqa: E402
 import photos  # noqa: E402
 import simclr  # noqa: E402
+from pretrain_embedded import features, log, machine, sha256_of, verify_load  # noqa: E402  (the supervised script's helpers)
 from shapes import PRETRAIN_CLASSES, render_pretrain_image  # noqa: E402
 
 NAME = "mobilenet_v2_035_shapes96"
@@ -52,10 +51,6 @@ SIZE = 96
 ALPHA = 0.35
 POOL_SIZE = 80  # side of the stored pool images; views are cropped from them
 ORIGINAL_BN_MOMENTUM = 0.999  # MobileNetV2's own; restored before saving
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -88,15 +83,6 @@ def build_pool(n: int, shapes_fraction: float, seed: int) -> tuple[np.ndarray, i
 # ----------------------------------------------------------------------------------------------
 
 
-def features(base: Any, x_uint8: np.ndarray) -> np.ndarray:
-    """Global-average-pooled backbone features in inference mode."""
-    out = []
-    for i in range(0, len(x_uint8), 128):
-        x = x_uint8[i:i + 128].astype("float32") / 127.5 - 1.0
-        out.append(np.asarray(base(x, training=False)).mean(axis=(1, 2)))
-    return np.concatenate(out)
-
-
 def probes(base: Any, sets: dict[str, heldout.Split]) -> dict[str, float]:
     """Linear-probe test accuracy (fit on train, score on test) on every held-out set."""
     result = {}
@@ -109,34 +95,6 @@ def probes(base: Any, sets: dict[str, heldout.Split]) -> dict[str, float]:
 # ----------------------------------------------------------------------------------------------
 # Outputs
 # ----------------------------------------------------------------------------------------------
-
-
-def sha256_of(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def verify_load(path: Path, base: Any, probe: np.ndarray) -> float:
-    """Load the file the way zooft users will and return the max abs output difference."""
-    import keras
-
-    loaded = keras.applications.MobileNetV2(input_shape=(SIZE, SIZE, 3), alpha=ALPHA,
-                                            include_top=False, weights=str(path))
-    x = probe.astype("float32") / 127.5 - 1.0
-    a = np.asarray(base(x, training=False))
-    b = np.asarray(loaded(x, training=False))
-    return float(np.abs(a - b).max())
-
-
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} logical cores, {platform.system()} {platform.machine()}"
 
 
 # ----------------------------------------------------------------------------------------------
