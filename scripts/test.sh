@@ -8,4 +8,6 @@ scripts/setup.sh
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && ! ldconfig -p | grep -q 'libusb-1.0.so.0'; then
   (apt-get update -qq && apt-get install -y -qq libusb-1.0-0) >/dev/null 2>&1 || echo "note: libusb-1.0 not installed; Task Library tests will skip" >&2
 fi
-exec .venv/bin/python -m pytest -q "$@"
+# Two workers, one test module each at a time (--dist loadfile keeps a module's shared fixtures,
+# such as a trained model, in one process); pass -n 0 to run serially.
+exec .venv/bin/python -m pytest -q -n 2 --dist loadfile "$@"

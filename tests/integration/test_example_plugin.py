@@ -1,17 +1,18 @@
-"""The example third-party plugin, installed for real: pip-install it (editable) into this
-environment, then check that zooft finds it through its entry point — in the listings, in
-``zooft plugins`` as a third-party plugin, and by building its backbone.
+"""The example third-party plugin, installed for real: pip-install it into a folder of its own
+(``pip install --target``, as a site directory on ``PYTHONPATH``), then check that zooft finds
+it through its entry point — in the listings, in ``zooft plugins`` as a third-party plugin, and
+by building its backbone.
 
-Everything after the install runs in fresh interpreters: an editable install is activated by a
-``.pth`` file, which only a new interpreter reads. Re-running is safe: an install that already
-points at this checkout is reused, and pip's editable install is idempotent anyway.
+Everything after the install runs in fresh interpreters that see the folder on
+``PYTHONPATH``; the project's own environment is never changed, so other tests (also those
+running at the same time under ``pytest -n``) never see the example plugin appear mid-run.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,63 +24,50 @@ EXAMPLE = ROOT / "examples" / "zooft-plugin-example"
 DIST = "zooft-plugin-example"
 
 
-def _python(code: str, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=ROOT, timeout=timeout)
-
-
-INSTALLED_PROBE = """
-import json, sys
-from importlib import metadata
-try:
-    dist = metadata.distribution(sys.argv[1])
-except metadata.PackageNotFoundError:
-    print(json.dumps(None))
-else:
-    direct = dist.read_text("direct_url.json")
-    import zooft_plugin_example
-    print(json.dumps({"direct_url": json.loads(direct) if direct else None, "file": zooft_plugin_example.__file__}))
-"""
-
-
-def _installed_from_this_checkout() -> bool:
-    proc = _python(INSTALLED_PROBE, DIST)
-    if proc.returncode != 0:
-        return False
-    info = json.loads(proc.stdout)
-    return bool(
-        info
-        and (info["direct_url"] or {}).get("dir_info", {}).get("editable")
-        and Path(info["file"]).resolve().is_relative_to(EXAMPLE.resolve())
-    )
-
-
 @pytest.fixture(scope="module")
-def example_installed() -> None:
-    """Install examples/zooft-plugin-example (editable, no dependencies) unless it already is."""
-    if _installed_from_this_checkout():
-        return
-    pip = subprocess.run([sys.executable, "-m", "pip", "--version"], capture_output=True, text=True)
-    if pip.returncode != 0:
-        pytest.skip(f"pip is not available in {sys.executable}: {pip.stderr.strip()[-300:]}")
-    base = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--disable-pip-version-check"]
+def example_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """examples/zooft-plugin-example installed (no dependencies) into a fresh site folder."""
+    target = tmp_path_factory.mktemp("example-site")
+    # built from a copy: a build writes build/ and *.egg-info next to the sources it builds
+    source = target.with_name(target.name + "-src")
+    shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    base = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--disable-pip-version-check",
+            "--target", str(target)]
     # Reuse this environment's setuptools (no index needed); fall back to an isolated build
     # when it lacks what the build backend needs (e.g. an old setuptools without `wheel`).
-    attempts = [[*base, "--no-build-isolation", "-e", str(EXAMPLE)], [*base, "-e", str(EXAMPLE)]]
     errors = []
-    for cmd in attempts:
+    for cmd in ([*base, "--no-build-isolation", str(source)], [*base, str(source)]):
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
         if proc.returncode == 0:
             break
         errors.append(f"$ {' '.join(cmd)}\n{proc.stderr[-3000:]}")
     else:
         pytest.fail("could not install the example plugin:\n" + "\n".join(errors))
-    assert _installed_from_this_checkout(), "pip reported success but the example plugin is not importable"
-    # This interpreter now sees the new entry point but not the editable install's import hook
-    # (a .pth file, read at start-up); make the package importable here too, so that later
-    # tests in this session that autoload plugins do not record a spurious import error.
-    importlib.invalidate_caches()
-    if importlib.util.find_spec("zooft_plugin_example") is None:
-        sys.path.append(str(EXAMPLE))
+    return target
+
+
+def _python(site: Path, code: str, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH", "")) if p)}
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=ROOT,
+                          timeout=timeout, env=env)
+
+
+INSTALLED_PROBE = """
+import json, sys
+from importlib import metadata
+import zooft_plugin_example
+dist = metadata.distribution(sys.argv[1])
+print(json.dumps({"version": dist.version, "file": zooft_plugin_example.__file__,
+                  "entry_points": [ep.value for ep in dist.entry_points if ep.group == "zooft"]}))
+"""
+
+
+def test_the_installed_distribution_is_the_example(example_site: Path) -> None:
+    proc = _python(example_site, INSTALLED_PROBE, DIST)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    info = json.loads(proc.stdout)
+    assert Path(info["file"]).resolve().is_relative_to(example_site.resolve())
+    assert info["entry_points"] == ["zooft_plugin_example.plugin"] and info["version"] == "0.1.0"
 
 
 CLI_PROBE = """
@@ -98,9 +86,9 @@ with open(sys.argv[1], "w") as f:
 """
 
 
-def test_cli_lists_the_example_plugin_and_its_model(example_installed: None, tmp_path: Path) -> None:
+def test_cli_lists_the_example_plugin_and_its_model(example_site: Path, tmp_path: Path) -> None:
     report = tmp_path / "cli.json"
-    proc = _python(CLI_PROBE, str(report))
+    proc = _python(example_site, CLI_PROBE, str(report))
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(report.read_text())
     for key in ("models", "plugins", "info"):
@@ -161,8 +149,8 @@ print(json.dumps(result))
 """
 
 
-def test_the_example_backbone_builds_through_the_host(example_installed: None) -> None:
-    proc = _python(BUILD_PROBE)
+def test_the_example_backbone_builds_through_the_host(example_site: Path) -> None:
+    proc = _python(example_site, BUILD_PROBE)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["plugin"] == "example"

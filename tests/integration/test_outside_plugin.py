@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -26,8 +27,14 @@ ZOOFT = [sys.executable, "-m", "zooft"]
 
 
 def _install(dist: Path, target: Path) -> None:
+    """pip-install the distribution folder ``dist`` into the site folder ``target``.
+
+    It is built from a copy: a build writes ``build/`` and ``*.egg-info`` next to its sources,
+    and two test modules installing the same distribution at once (pytest -n) must not share them."""
+    source = target.with_name(target.name + "-src")
+    shutil.copytree(dist, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
     cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--disable-pip-version-check",
-           "--no-build-isolation", "--target", str(target), str(dist)]
+           "--no-build-isolation", "--target", str(target), str(source)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
 

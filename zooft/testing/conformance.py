@@ -3,10 +3,14 @@
 What is checked, per kind (each failure says what the plugin must change):
 
 - the plugin module: importing it imports no TensorFlow/Keras (a fresh interpreter);
-- backbones: the factory builds a :class:`zooft.Backbone` for one of its registry entries,
-  from raw inputs (images ``(None, h, w, 3)`` in 0–255, or strings), with the outputs its
-  tasks need, finite on raw pixels, and layer groups naming real layers; with
-  ``ZOOFT_OFFLINE=1`` an uncached URL weight raises :class:`zooft.OfflineError`;
+- backbones: offline, the factory builds a :class:`zooft.Backbone` for the smallest of its
+  registry entries that builds here (entries whose weights are not here are skipped), from raw
+  inputs (images ``(None, h, w, 3)`` in 0–255, or strings ``(None,)``), with the outputs its
+  tasks need, finite on raw inputs, and layer groups naming real layers (a backbone with its
+  own ``set_trainable``: 0 groups freeze it, 1 opens some weights, all at least as many); with
+  ``ZOOFT_OFFLINE=1`` and an empty cache, the smallest entry with remote weights (an URL
+  weight, or an URL / hub handle such as ``https://`` or ``kaggle://``) raises
+  :class:`zooft.OfflineError`;
 - data formats: ``sniff`` is fast and TensorFlow-free, ``load`` returns an index (paths or
   texts, never pixels) that zooft's data check accepts;
 - tasks: a tiny ``zooft tune`` through the shared training core, then ``eval``, ``predict``
@@ -27,7 +31,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -141,71 +145,144 @@ def _check_import(report: ConformanceReport, module: str) -> None:
                     "import TensorFlow/Keras inside the factories and methods that need them, not at module level")
 
 
+def _remote(spec: Any) -> bool:
+    """Whether ``spec``'s weights are fetched from elsewhere: an URL weight, or an URL or model
+    hub handle (``https://…``, ``kaggle://…``) as its locator or weights location."""
+    places = (spec.locator or "", spec.weights.location or "")
+    return spec.weights.kind == "url" or any("://" in p and not p.startswith("file://") for p in places)
+
+
+def _build(source: Any, spec: Any, size: tuple[int, int] | None, weights: str, cache_dir: Any = None) -> Any:
+    """``spec`` built by its source's factory, offline, with the options zooft passes."""
+    import zooft
+
+    return source.factory(spec, input_size=size, weights=weights, offline=True, cache_dir=cache_dir or zooft.cache_root(),
+                          sequence_length=16 if spec.modality == "text" else None)
+
+
+def _offline(flag: str | None) -> str | None:
+    """Set ``ZOOFT_OFFLINE`` to ``flag`` (``None``: unset); returns the previous value."""
+    previous = os.environ.get("ZOOFT_OFFLINE")
+    if flag is None:
+        os.environ.pop("ZOOFT_OFFLINE", None)
+    else:
+        os.environ["ZOOFT_OFFLINE"] = flag
+    return previous
+
+
 def _check_backbone(report: ConformanceReport, host: Any, source: Any, registry: Any, tasks: Any) -> None:
+    import zooft
+
+    specs = sorted((s for s in registry.entries.values() if s.source == source.name), key=lambda s: (s.params or 0, s.name))
+    if not specs:
+        report.skipped.append(f"backbone source {source.name}: no registry entry to build (ship one with zooft_registry_files)")
+        return
+    backbone = spec = None
+    not_here: list[str] = []
+    previous = _offline("1")  # nothing is downloaded: an entry whose weights are not here is skipped
+    try:
+        for spec in specs:  # the smallest entry that builds here
+            size = (32, 32) if spec.modality == "image" else None
+            try:
+                try:
+                    backbone = _build(source, spec, size, weights="none")
+                except zooft.ZooftError:  # e.g. a hub model is its weights: no random init
+                    backbone = _build(source, spec, size, weights="pretrained")
+            except TypeError as exc:
+                report.checked.append(f"backbone {spec.name}")
+                report.fail(f"backbone {spec.name}: factory(spec, **options) raised TypeError: {exc}",
+                            "accept **kwargs in the factory: zooft passes input_size, weights, offline, cache_dir, sequence_length")
+                return
+            except zooft.ZooftError as exc:
+                not_here.append(f"backbone {spec.name}: not buildable here ({exc})")
+                continue
+            break
+    finally:
+        _offline(previous)
+    report.skipped.extend(not_here[:3] + ([f"... and {len(not_here) - 3} more {source.name} entries"] if len(not_here) > 3 else []))
+    if backbone is not None:
+        _check_built(report, source, spec, backbone, tasks)
+    _check_offline(report, source, [s for s in specs if _remote(s)])
+
+
+def _check_built(report: ConformanceReport, source: Any, spec: Any, backbone: Any, tasks: Any) -> None:
     import numpy as np
 
     import zooft
 
-    specs = [s for s in registry.entries.values() if s.source == source.name]
-    if not specs:
-        report.skipped.append(f"backbone source {source.name}: no registry entry to build (ship one with zooft_registry_files)")
-        return
-    spec = sorted(specs, key=lambda s: (s.params or 0, s.name))[0]
     what = f"backbone {spec.name}"
     report.checked.append(what)
-    size = (32, 32) if spec.modality == "image" else None
-    try:
-        backbone = source.factory(spec, input_size=size, weights="none", offline=True, cache_dir=zooft.cache_root(),
-                                  sequence_length=16 if spec.modality == "text" else None)
-    except TypeError as exc:
-        report.fail(f"{what}: factory(spec, **options) raised TypeError: {exc}",
-                    "accept **kwargs in the factory: zooft passes input_size, weights, offline, cache_dir, sequence_length")
-        return
-    except zooft.ZooftError as exc:
-        report.skipped.append(f"{what}: not buildable here ({exc})")
-        return
     if not isinstance(backbone, zooft.Backbone):
         report.fail(f"{what}: the factory returned {type(backbone).__name__}", "return zooft.Backbone(model=..., spec=..., ...)")
         return
     model = backbone.model
+    shape = tuple(model.inputs[0].shape)
     if spec.modality == "image":
-        shape = tuple(model.inputs[0].shape)
         if len(shape) != 4 or shape[-1] != 3:
             report.fail(f"{what}: input shape {shape}", "take raw images (None, h, w, 3) with the preprocessing inside the model")
             return
         raw = np.random.default_rng(0).integers(0, 256, (2, *shape[1:3], 3)).astype("float32")
-        out = model(raw, training=False)
-        out = out if isinstance(out, dict) else {"pooled": out}
-        if not all(np.isfinite(np.asarray(v)).all() for v in out.values()):
-            report.fail(f"{what}: non-finite outputs on raw 0-255 pixels", "put the preprocessing (scaling) inside the graph")
-    layer_names = {layer.name for layer in model.layers}
-    unknown = [n for group in backbone.layer_groups for n in group if n not in layer_names]
-    if not backbone.layer_groups or unknown:
-        report.fail(f"{what}: layer groups {'missing' if not backbone.layer_groups else f'name unknown layers {unknown[:3]}'}",
-                    "list the model's layer names from input to output in blocks (Backbone.layer_groups)")
+        fix = "put the preprocessing (scaling) inside the graph"
+    else:
+        dtype = str(getattr(model.inputs[0], "dtype", ""))
+        if len(shape) != 1 or "string" not in dtype:
+            report.fail(f"{what}: input {shape} {dtype}", "take raw strings (None,) with the tokenizer inside the model")
+            return
+        import tensorflow as tf
+
+        raw = tf.constant(["a short text", "Another, somewhat longer text: with punctuation, UPPER case and 42."])
+        fix = "tokenize inside the model and return finite outputs"
+    out = model(raw, training=False)
+    out = out if isinstance(out, dict) else {"pooled": out}
+    if not all(np.isfinite(np.asarray(v)).all() for v in out.values()):
+        report.fail(f"{what}: non-finite outputs on raw {spec.modality} inputs", fix)
+    if not backbone.layer_groups:
+        report.fail(f"{what}: layer groups missing", "list the model's layer names from input to output in blocks (Backbone.layer_groups)")
+    elif type(backbone).set_trainable is zooft.Backbone.set_trainable:
+        layer_names = {layer.name for layer in model.layers}
+        unknown = [n for group in backbone.layer_groups for n in group if n not in layer_names]
+        if unknown:
+            report.fail(f"{what}: layer groups name unknown layers {unknown[:3]}",
+                        "list the model's layer names from input to output in blocks (Backbone.layer_groups)")
+    else:  # its own set_trainable: judged by what it opens, group by group
+        opened = []
+        for groups in (0, 1, "all"):
+            backbone.set_trainable(groups, train_batchnorm=True)
+            opened.append(len(model.trainable_weights))
+        if opened[0] != 0 or not 0 < opened[1] <= opened[2]:
+            report.fail(f"{what}: set_trainable(0 / 1 / 'all') left {' / '.join(map(str, opened))} weights trainable",
+                        "0 groups must freeze the backbone, and each further group open more of its weights")
     for task in tasks:
         if spec.modality in task.modalities:
             missing = [n for n in _required(task) if n not in backbone.outputs]
             if task.plugin == source.plugin and missing:
                 report.fail(f"{what}: lacks {missing} that this plugin's task {task.name!r} requires",
                             "add those named outputs to the backbone model's output dict")
-    if spec.weights.kind == "url":
-        previous = os.environ.get("ZOOFT_OFFLINE")
-        os.environ["ZOOFT_OFFLINE"] = "1"
-        try:
-            source.factory(spec, input_size=size, weights="pretrained", offline=True, cache_dir=zooft.cache_root())
-        except zooft.OfflineError:
-            pass
-        except Exception as exc:  # noqa: BLE001 - anything else is the finding
-            report.fail(f"{what}: offline with uncached weights raised {type(exc).__name__}",
-                        "raise zooft.OfflineError naming the command that fetches the weights")
-        else:
-            report.fail(f"{what}: offline with uncached weights built anyway", "raise zooft.OfflineError when offline")
-        finally:
-            if previous is None:
-                os.environ.pop("ZOOFT_OFFLINE", None)
-            else:
-                os.environ["ZOOFT_OFFLINE"] = previous
+
+
+def _check_offline(report: ConformanceReport, source: Any, remote: list[Any]) -> None:
+    """The smallest entry with remote weights, offline with an empty cache: :class:`zooft.OfflineError`."""
+    import zooft
+
+    if not remote:
+        return
+    spec = remote[0]
+    what = f"backbone {spec.name}: offline without its weights"
+    report.checked.append(what)
+    size = (32, 32) if spec.modality == "image" else None
+    previous = _offline("1")
+    try:
+        with tempfile.TemporaryDirectory(prefix="zooft-empty-cache-") as empty:
+            _build(source, spec, size, weights="pretrained", cache_dir=empty)
+    except zooft.OfflineError:
+        pass
+    except Exception as exc:  # noqa: BLE001 - anything else is the finding
+        report.fail(f"{what} raised {type(exc).__name__}: {str(exc)[:200]}",
+                    "raise zooft.OfflineError naming the command that fetches the weights")
+    else:
+        report.fail(f"{what} built anyway", "raise zooft.OfflineError when offline and the weights are not cached")
+    finally:
+        _offline(previous)
 
 
 def _required(task: Any) -> tuple[str, ...]:
@@ -272,21 +349,32 @@ def check_plugin(
     exporters: tuple[str, ...] = BUILTIN_EXPORTERS,
     bench: bool = True,
     image_size: int | None = 32,
+    tune_args: Mapping[str, Sequence[str]] | None = None,
 ) -> ConformanceReport:
     """Check the installed plugin ``name`` (its entry-point name); raise :class:`ConformanceError`
     listing every failure, else return the report.
 
     ``data`` maps a task or data-format name to sample data for it (built-in shapes are
     generated: image folders for ``classify``, COCO for ``detect``, a text CSV for
-    ``text-classify``). ``backbone`` is used to train the plugin's tasks and to make the run the
-    plugin's exporters export (default: the plugin's own smallest backbone, else ``embedded``).
-    ``exporters`` are the built-in formats each task's run is exported to; ``image_size`` keeps
-    image runs tiny. Checks sharing a ``workdir`` reuse its runs (one tiny classify run serves
-    every exporter plugin).
+    ``text-classify``; for the formats ``image-folder``, ``csv``, ``coco``, ``text-csv``,
+    ``text-jsonl`` and ``text-folder``). ``backbone`` is used to train the plugin's tasks and to
+    make the run the plugin's exporters export (default: the plugin's own smallest backbone, else
+    ``embedded``). ``exporters`` are the built-in formats each task's run is exported to;
+    ``image_size`` keeps runs on image backbones tiny. Each tiny run is ``zooft tune ... --epochs 1
+    --fine-tune-epochs 1 --batch-size 8 --augment none``; ``tune_args`` maps a task name to more
+    ``zooft tune`` arguments, appended (a flag given again wins), e.g. for a task whose export
+    parity needs a trained model. Checks sharing a ``workdir`` reuse its runs (one tiny classify
+    run serves every exporter plugin).
+
+    Backbones are built offline (``ZOOFT_OFFLINE=1``): the source's smallest registry entry that
+    builds here is checked (random weights, or its own when the source refuses random ones);
+    entries whose weights are not here are skipped. To check a source whose zoo is all remote,
+    give it a local entry in a user registry file (``ZOOFT_REGISTRY``).
     """
+    from ..errors import ZooftError
     from ..plugins import get_host
-    from ..registry import load_registry
-    from .data import make_coco, make_image_csv, make_image_folder, make_text_csv
+    from ..registry import load_registry, resolve_model
+    from .data import make_coco, make_image_csv, make_image_folder, make_text_csv, make_text_folder, make_text_jsonl
 
     report = ConformanceReport(name)
     host = get_host()
@@ -310,34 +398,32 @@ def check_plugin(
     for source in mine["backbones"]:
         _check_backbone(report, host, source, registry, all_tasks)
 
+    # a generated sample set: (maker, where its path is relative to its folder); made once per workdir
+    makers: dict[str, tuple[Any, str]] = {
+        "image-folder": (lambda target: make_image_folder(target, per_class=6), "."),
+        "csv": (lambda target: make_image_csv(target, per_class=6), "images.csv"),
+        "coco": (lambda target: make_coco(target, images=24, size=64), "."),
+        "text-csv": (lambda target: make_text_csv(target, per_class=6), "texts.csv"),
+        "text-jsonl": (lambda target: make_text_jsonl(target, per_class=6), "texts.jsonl"),
+        "text-folder": (lambda target: make_text_folder(target, per_class=6), "."),
+    }
+
+    def generated(shape: str, target: Path) -> Path:
+        make, relative = makers[shape]
+        path = (target / relative) if relative != "." else target
+        return path if target.exists() else make(target)
+
     def sample_data(task: str) -> Path | None:
         if task in given:
             return given[task]
-        target = root / "data" / task
-        if target.exists():
-            return next(iter(sorted(target.glob("*.csv"))), target)
-        if task == "classify":
-            return make_image_folder(target, per_class=6)
-        if task == "detect":
-            return make_coco(target, images=24, size=64)
-        if task == "text-classify":
-            return make_text_csv(target, per_class=6)
-        return None
+        shape = {"classify": "image-folder", "detect": "coco", "text-classify": "text-csv"}.get(task)
+        return generated(shape, root / "data" / task) if shape else None
 
     def format_data(fmt: str) -> Path | None:
         """Sample data in a built-in format's own shape (third-party formats: ``data=``)."""
         if fmt in given:
             return given[fmt]
-        target = root / "formats" / fmt
-        makers = {"image-folder": lambda: make_image_folder(target, per_class=6),
-                  "csv": lambda: make_image_csv(target, per_class=6),
-                  "coco": lambda: make_coco(target, images=24, size=64),
-                  "text-csv": lambda: make_text_csv(target, per_class=6)}
-        if fmt not in makers:
-            return None
-        if target.exists():
-            return next(iter(sorted(target.glob("*.csv"))), target)
-        return makers[fmt]()
+        return generated(fmt, root / "formats" / fmt) if fmt in makers else None
 
     for fmt in mine["datasets"]:
         task = fmt.tasks[0] if fmt.tasks else "classify"
@@ -361,9 +447,13 @@ def check_plugin(
             return run
         args = ["tune", "--backbone", chosen, "--task", task, "--data", str(sample), "--epochs", "1",
                 "--fine-tune-epochs", "1", "--batch-size", "8", "--augment", "none", "--output", str(run)]
-        spec = registry.entries.get(chosen) or next((s for s in registry.entries.values() if chosen in s.aliases), None)
+        try:
+            spec = resolve_model(chosen, host=host)
+        except ZooftError:
+            spec = None  # the tune below says why
         if image_size and (spec is None or spec.modality == "image"):
             args += ["--image-size", str(image_size)]
+        args += list((tune_args or {}).get(task, ()))
         if _zooft(report, f"task {task}: tune on {chosen}", args, cwd=root, env=env) is None:
             return None
         runs[task] = run
@@ -379,12 +469,12 @@ def check_plugin(
         commands = [(f"task {task.name}: eval", ["eval", str(run), "--json"]),
                     (f"task {task.name}: eval (text)", ["eval", str(run)])]
         if sample is not None:
-            commands += [(f"task {task.name}: predict --json", ["predict", str(run), sample, "--json"]),
-                         (f"task {task.name}: predict", ["predict", str(run), sample])]
+            commands += [(f"task {task.name}: predict --json", ["predict", str(run), "--json", "--", sample]),
+                         (f"task {task.name}: predict", ["predict", str(run), "--", sample])]
         commands += [(f"task {task.name}: export {fmt}", ["export", str(run), "--format", fmt, "--json"]) for fmt in installed]
         if sample is not None:
-            commands += [(f"task {task.name}: predict on the {fmt} artifact", ["predict", str(run / "exports" / fmt), sample, "--json"])
-                         for fmt in installed]
+            commands += [(f"task {task.name}: predict on the {fmt} artifact",
+                          ["predict", str(run / "exports" / fmt), "--json", "--", sample]) for fmt in installed]
         results = _zooft_batch(report, f"task {task.name}", commands, cwd=root, env=env)
         for fmt in installed:
             exported = _json(results.get(f"task {task.name}: export {fmt}"))
@@ -400,7 +490,8 @@ def check_plugin(
         label = f"exporter {exporter.name}"
         commands = [(f"{label}: export", ["export", str(run), "--format", exporter.name, "--json"])]
         if sample is not None:
-            commands.append((f"{label}: predict on its artifact", ["predict", str(run / "exports" / exporter.name), sample, "--json"]))
+            commands.append((f"{label}: predict on its artifact",
+                             ["predict", str(run / "exports" / exporter.name), "--json", "--", sample]))
         if bench:
             commands.append((f"{label}: bench", ["bench", str(run), "--runs", "5", "--json"]))
         results = _zooft_batch(report, label, commands, cwd=root, env=env)
@@ -417,10 +508,8 @@ def check_plugin(
 
 
 def _one_input(run: Path) -> str | None:
-    """One held-out input of ``run`` (a file path; None for text runs, whose inputs are texts)."""
+    """One held-out input of ``run``: a file path, or for a text run a text (its index holds the texts)."""
     index = json.loads((run / "data.json").read_text(encoding="utf-8"))
-    if index.get("modality", "image") != "image":
-        return None
     for split in ("test", "val", "train"):
         for example in index.get("splits", {}).get(split, []):
             source = example["source"] if isinstance(example, dict) else example[0]

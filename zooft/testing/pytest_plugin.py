@@ -30,7 +30,8 @@ def zooft_host(tmp_path: Path) -> Iterator[Callable[..., Any]]:
 @pytest.fixture
 def zooft_data(tmp_path: Path) -> Any:
     """The tiny data generators, writing under the test's temporary directory:
-    ``zooft_data.image_folder()``, ``.image_csv()``, ``.coco()``, ``.text_csv()``."""
+    ``zooft_data.image_folder()``, ``.image_csv()``, ``.coco()``, ``.text_csv()``,
+    ``.text_jsonl()``, ``.text_folder()``."""
 
     class Data:
         def image_folder(self, **kwargs: Any) -> Path:
@@ -44,5 +45,11 @@ def zooft_data(tmp_path: Path) -> Any:
 
         def text_csv(self, **kwargs: Any) -> Path:
             return data.make_text_csv(tmp_path / "text-csv", **kwargs)
+
+        def text_jsonl(self, **kwargs: Any) -> Path:
+            return data.make_text_jsonl(tmp_path / "text-jsonl", **kwargs)
+
+        def text_folder(self, **kwargs: Any) -> Path:
+            return data.make_text_folder(tmp_path / "text-folder", **kwargs)
 
     return Data()

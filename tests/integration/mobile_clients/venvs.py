@@ -10,6 +10,7 @@ client cannot be imported (a missing system library), :func:`client_python` call
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
@@ -38,8 +39,21 @@ def client_python(name: str) -> Path:
     venv = base / name
     python = venv / "bin" / "python"
     stamp = venv / ".installed"
+    base.mkdir(parents=True, exist_ok=True)
+    # Test modules that share a client may run at once (pytest -n): one creates it, the others wait.
+    with open(base / f".{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _create(name, venv, python, stamp, packages)
+    check = subprocess.run([str(python), "-c", probe], capture_output=True, text=True, timeout=120)
+    if check.returncode != 0:
+        hint = " (apt-get install libusb-1.0-0)" if "libusb" in check.stderr else ""
+        pytest.skip(f"{name} is installed in {venv} but does not import: {_last_line(check.stderr)}{hint}")
+    return python
+
+
+def _create(name: str, venv: Path, python: Path, stamp: Path, packages: list[str]) -> None:
+    """Create the venv and install ``packages`` unless ``stamp`` says it is done; skips if impossible."""
     if not stamp.exists():
-        base.mkdir(parents=True, exist_ok=True)
         try:
             if not python.exists():
                 subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True, text=True, timeout=300)
@@ -50,8 +64,3 @@ def client_python(name: str) -> Path:
         if done.returncode != 0:
             pytest.skip(f"cannot install {' '.join(packages)} into {venv} (offline?): {_last_line(done.stderr)}")
         stamp.write_text(" ".join(packages) + "\n", encoding="utf-8")
-    check = subprocess.run([str(python), "-c", probe], capture_output=True, text=True, timeout=120)
-    if check.returncode != 0:
-        hint = " (apt-get install libusb-1.0-0)" if "libusb" in check.stderr else ""
-        pytest.skip(f"{name} is installed in {venv} but does not import: {_last_line(check.stderr)}{hint}")
-    return python
