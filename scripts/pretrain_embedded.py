@@ -350,6 +350,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--eval-images", type=int, default=1200)
     p.add_argument("--precise-bn-batches", type=int, default=50)
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--init", type=Path, default=None,
+                   help="start from these backbone weights (.weights.h5) instead of a random initialisation")
     p.add_argument("--weights-dir", type=Path, default=REPO / "zooft" / "weights")
     p.add_argument("--card", type=Path, default=REPO / "docs" / "models" / f"{NAME}.md")
     args = p.parse_args(argv)
@@ -454,6 +456,9 @@ def main(argv: list[str] | None = None) -> int:
     keras.utils.set_random_seed(args.seed)
     base, model = build(n_cls, args.bn_momentum)
     log(f"backbone parameters: {base.count_params():,}")
+    if args.init:
+        base.load_weights(str(args.init))  # continue from these backbone weights (a new head)
+        log(f"backbone initialised from {args.init}")
 
     digits = {m: digits_96(m) for m in ("bilinear", "nearest")}
     random_probe = linear_probe(features(base, digits["bilinear"][0]), digits["bilinear"][1],
