@@ -19,7 +19,6 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image, ImageDraw
 
-from letters import LETTER_CLASSES, letter_mask_functions  # noqa: E402  (sibling script module)
 from zooft.demo.drawing import (
     _SS,
     Array,
@@ -452,7 +451,6 @@ _PRETRAIN_SHAPES: dict[str, _ShapeFn] = {
     "dashed_line": _dashed_line,
     "zigzag": _zigzag,
     **{f"glyph_{i:02d}": _glyph(i) for i in range(_N_GLYPHS)},
-    **letter_mask_functions(),
 }
 
 #: Class names of the pretraining task, in label order.
@@ -461,7 +459,7 @@ PRETRAIN_CLASSES: tuple[str, ...] = tuple(_PRETRAIN_SHAPES)
 #: Pretraining classes drawn upright (±12°): rotating or mirroring their images changes the class.
 #: All the other classes are invariant to 90° rotations and mirroring.
 PRETRAIN_UPRIGHT_CLASSES: frozenset[str] = frozenset(
-    name for name in PRETRAIN_CLASSES if name.startswith("glyph_") or name in LETTER_CLASSES)
+    name for name in PRETRAIN_CLASSES if name.startswith("glyph_"))
 
 
 # --------------------------------------------------------------------------------------------
