@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -27,22 +26,11 @@ DIST = "zooft-plugin-example"
 @pytest.fixture(scope="module")
 def example_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """examples/zooft-plugin-example installed (no dependencies) into a fresh site folder."""
-    target = tmp_path_factory.mktemp("example-site")
-    # built from a copy: a build writes build/ and *.egg-info next to the sources it builds
-    source = target.with_name(target.name + "-src")
-    shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
-    base = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--disable-pip-version-check",
-            "--target", str(target)]
-    # Reuse this environment's setuptools (no index needed); fall back to an isolated build
-    # when it lacks what the build backend needs (e.g. an old setuptools without `wheel`).
-    errors = []
-    for cmd in ([*base, "--no-build-isolation", str(source)], [*base, str(source)]):
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-        if proc.returncode == 0:
-            break
-        errors.append(f"$ {' '.join(cmd)}\n{proc.stderr[-3000:]}")
-    else:
-        pytest.fail("could not install the example plugin:\n" + "\n".join(errors))
+    sys.path.insert(0, str(ROOT / "tests" / "integration"))
+    from test_outside_plugin import _install
+
+    target = tmp_path_factory.mktemp("example-site") / "site"
+    _install(EXAMPLE, target)
     return target
 
 

@@ -27,16 +27,23 @@ ZOOFT = [sys.executable, "-m", "zooft"]
 
 
 def _install(dist: Path, target: Path) -> None:
-    """pip-install the distribution folder ``dist`` into the site folder ``target``.
+    """pip-install the distribution folder ``dist`` (no dependencies) into the site folder ``target``.
 
     It is built from a copy: a build writes ``build/`` and ``*.egg-info`` next to its sources,
-    and two test modules installing the same distribution at once (pytest -n) must not share them."""
+    and two test modules installing the same distribution at once (pytest -n) must not share them.
+    The build reuses this environment's setuptools (no index needed) and falls back to an
+    isolated build when that lacks what the build backend needs (e.g. ``wheel``)."""
     source = target.with_name(target.name + "-src")
     shutil.copytree(dist, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
-    cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--disable-pip-version-check",
-           "--no-build-isolation", "--target", str(target), str(source)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    base = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--disable-pip-version-check",
+            "--target", str(target)]
+    errors = []
+    for cmd in ([*base, "--no-build-isolation", str(source)], [*base, str(source)]):
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        if proc.returncode == 0:
+            return
+        errors.append(f"$ {' '.join(cmd)}\n{proc.stderr[-3000:]}")
+    pytest.fail(f"could not install {dist.name}:\n" + "\n".join(errors))
 
 
 def write_values(root: Path, n: int = 40, seed: int = 0) -> Path:
