@@ -8,10 +8,7 @@ Decoded images are rounded to uint8 right after resizing. That makes the stream,
 buffers and caches 4x smaller and a cache lossless (cached and uncached runs see identical
 pixels); the rounding error (under half a grey level) is below what JPEG already adds.
 
-Augmentation uses Keras 3's random preprocessing layers on whole batches. Measured on this
-2-core CPU at 224x224 (while shared with another job): decoding and resizing 256x256 JPEGs
-ran at ~500 img/s, the default augmentation at ~50-75 img/s (rotation and zoom are each a
-full projective warp; one fused warp measured 2.2x faster, an option if this ever limits).
+Augmentation (augment.py) runs on whole batches, in parallel, after batching.
 """
 
 from __future__ import annotations
@@ -28,6 +25,7 @@ import numpy as np
 
 from ..cache import fingerprint_files
 from ..errors import ConfigError, DataError
+from .augment import make_augmenter
 from .files import read_data_file
 from .records import Example
 from .split import stratified_sample
@@ -160,42 +158,6 @@ def parse_augment(value: str | Mapping[str, Any] | None) -> dict[str, Any]:
         if checked is not None:
             result[name] = checked
     return result
-
-
-def _augmenter(augment: Mapping[str, Any], seed: int | None) -> Callable[[Any], Any] | None:
-    """A function applying Keras 3 random preprocessing layers to a float batch, or ``None``."""
-    settings = parse_augment(augment)
-    if not settings:
-        return None
-    import keras
-
-    def seed_for(i: int) -> int | None:
-        return None if seed is None else seed + 1000 + i
-
-    layers: list[Any] = []
-    # geometry first, then photometric changes, as in the Keras guides
-    if "flip" in settings:
-        layers.append(keras.layers.RandomFlip(settings["flip"], seed=seed_for(0)))
-    if "rotation" in settings:
-        layers.append(keras.layers.RandomRotation(settings["rotation"], fill_mode="reflect", seed=seed_for(1)))
-    if "zoom" in settings:  # width_factor=None keeps the aspect ratio
-        layers.append(keras.layers.RandomZoom(settings["zoom"], fill_mode="reflect", seed=seed_for(2)))
-    if "translate" in settings:
-        t = settings["translate"]
-        layers.append(keras.layers.RandomTranslation(t, t, fill_mode="reflect", seed=seed_for(3)))
-    if "contrast" in settings:
-        layers.append(keras.layers.RandomContrast(settings["contrast"], value_range=(0, 255), seed=seed_for(4)))
-    if "brightness" in settings:
-        layers.append(keras.layers.RandomBrightness(settings["brightness"], value_range=(0, 255), seed=seed_for(5)))
-
-    def apply(images: Any) -> Any:
-        import tensorflow as tf
-
-        for layer in layers:
-            images = layer(images, training=True)
-        return tf.clip_by_value(images, 0.0, 255.0)
-
-    return apply
 
 
 # ---------------------------------------------------------------------------------------------
@@ -350,19 +312,24 @@ def make_image_dataset(
             ds = ds.shuffle(buffer, seed=shuffle_seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
 
-    augmenter = _augmenter(augment or {}, shuffle_seed) if training else None
+    augmenter = make_augmenter(parse_augment(augment or {})) if training else None
+    if augmenter is not None:
+        # one seed per batch, new each epoch, reproducible for a seeded run (stateless draws:
+        # batches are augmented in parallel without changing what each one gets)
+        seeds = tf.data.Dataset.random(seed=shuffle_seed, rerandomize_each_iteration=True)
+        ds = tf.data.Dataset.zip((ds, seeds))
 
-    def to_float(images: tf.Tensor, *rest: tf.Tensor) -> Any:
-        images = tf.cast(images, tf.float32)
-        if augmenter is not None:
-            images = augmenter(images)
-        return (images, *rest) if rest else images
+        def augment_batch(batch: Any, seed: tf.Tensor) -> Any:
+            images, rest = (batch[0], tuple(batch[1:])) if isinstance(batch, tuple) else (batch, ())
+            images = augmenter(tf.cast(images, tf.float32), tf.stack([seed, tf.constant(0, tf.int64)]))
+            return (images, *rest) if rest else images
 
-    # Keras random layers draw from a stateful seed generator: parallel calls would consume it
-    # in a racy order, so seeded augmentation runs sequentially (it is cheap next to decoding).
-    if augmenter is not None and shuffle_seed is not None:
-        ds = ds.map(to_float)
+        ds = ds.map(augment_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     else:
+        def to_float(images: tf.Tensor, *rest: tf.Tensor) -> Any:
+            images = tf.cast(images, tf.float32)
+            return (images, *rest) if rest else images
+
         ds = ds.map(to_float, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     options = tf.data.Options()
     options.deterministic = True
