@@ -45,12 +45,13 @@ def keras_layers(settings: dict) -> object:
     return apply
 
 
-def rate(ds: object, epochs: int) -> float:
-    n, start = 0, time.perf_counter()
+def rate(ds: object, epochs: int) -> tuple[float, float]:
+    """Images/s, and CPU milliseconds per image (all threads: what training would lose)."""
+    n, start, cpu = 0, time.perf_counter(), time.process_time()
     for _ in range(epochs):
         for images, _labels in ds:
             n += int(images.shape[0])
-    return n / (time.perf_counter() - start)
+    return n / (time.perf_counter() - start), 1000 * (time.process_time() - cpu) / n
 
 
 def main() -> None:
@@ -84,11 +85,14 @@ def main() -> None:
     for ds in (plain, keras_ds, fused):  # fill the memory cache, trace the functions
         rate(ds, 1)
     rates: dict[str, list[float]] = {"none": [], "keras": [], "zooft": []}
+    cpu: dict[str, list[float]] = {"none": [], "keras": [], "zooft": []}
     for _ in range(args.rounds):
-        rates["none"].append(rate(plain, args.epochs))
-        rates["keras"].append(rate(keras_ds, args.epochs))
-        rates["zooft"].append(rate(fused, args.epochs))
+        for name, ds in (("none", plain), ("keras", keras_ds), ("zooft", fused)):
+            images_per_second, cpu_ms = rate(ds, args.epochs)
+            rates[name].append(images_per_second)
+            cpu[name].append(cpu_ms)
     med = {k: statistics.median(v) for k, v in rates.items()}
+    ms = {k: statistics.median(v) for k, v in cpu.items()}
     per_round = {k: " / ".join(f"{x:.0f}" for x in v) for k, v in rates.items()}
     section = f"""
 ## Augmentation: Keras random layers vs zooft's fused warp
@@ -101,11 +105,11 @@ def main() -> None:
 images cached in memory (decoding not timed), zooft's default augmentation (zoom 0.1, rotation 0.05, \
 contrast 0.1); {args.rounds} alternating rounds of {args.epochs} epochs, no model attached.
 
-| pipeline | images/s (median) | per round | ratio to Keras layers |
-|---|---|---|---|
-| no augmentation | {med['none']:.0f} | {per_round['none']} | {med['none'] / med['keras']:.1f} |
-| Keras RandomRotation → RandomZoom → RandomContrast (sequential, seeded) | {med['keras']:.0f} | {per_round['keras']} | 1.0 |
-| zooft fused warp + contrast (parallel, stateless seeds) | {med['zooft']:.0f} | {per_round['zooft']} | {med['zooft'] / med['keras']:.1f} |
+| pipeline | images/s (median) | per round | ratio to Keras layers | CPU ms per image (all threads) |
+|---|---|---|---|---|
+| no augmentation | {med['none']:.0f} | {per_round['none']} | {med['none'] / med['keras']:.1f} | {ms['none']:.2f} |
+| Keras RandomRotation → RandomZoom → RandomContrast (sequential, seeded) | {med['keras']:.0f} | {per_round['keras']} | 1.0 | {ms['keras']:.2f} |
+| zooft fused warp + contrast (parallel, stateless seeds) | {med['zooft']:.0f} | {per_round['zooft']} | {med['zooft'] / med['keras']:.1f} | {ms['zooft']:.2f} |
 
 Command: `.venv/bin/python scripts/bench/augment.py --data {args.data} --rounds {args.rounds} --epochs {args.epochs}`
 """
