@@ -62,6 +62,19 @@ def _epochs(value: Any) -> int | str:
         raise ValueError("expected a number of epochs (0, 1, 2 …) or 'auto'") from None
 
 
+def _warmup(value: Any) -> float | str:
+    """A warm-up length in epochs (≥ 0, fractions allowed) or ``auto`` (zooft/train/optim.py)."""
+    if isinstance(value, str) and value.strip().lower() == AUTO:
+        return AUTO
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = -1.0
+    if not number >= 0:
+        raise ValueError("expected a number of epochs (0, 0.5, 1 …) or 'auto'")
+    return number
+
+
 def _positive_float(value: Any) -> float:
     number = float(value)
     if not number > 0:
@@ -254,7 +267,8 @@ TUNE_KEYS: dict[str, Key] = {
     "momentum": Key(float, 0.9, "momentum (sgd)"),
     "schedule": Key(_choice("auto", "cosine", "constant"), "auto",
                     "learning-rate schedule per phase: auto (constant while only the head trains, cosine once the backbone trains), cosine, constant"),
-    "warmup_epochs": Key(float, 0.0, "linear warm-up length, in epochs, at the start of each phase"),
+    "warmup_epochs": Key(_warmup, AUTO, "linear warm-up at the start of each phase, in epochs, or auto: "
+                         "1 epoch once backbone weights train, none for the head alone"),
     "clipnorm": Key(_optional(_positive_float), None, "gradient clipping by norm"),
     "label_smoothing": Key(_fraction, 0.0, "label smoothing"),
     "class_weight": Key(_optional(_choice("balanced")), None, "balanced: weight classes by inverse frequency"),

@@ -136,6 +136,8 @@ def test_unknown_key_in_registry_defaults_is_reported() -> None:
         ("optimizer", "rmsprop", "--optimizer"),
         ("unfreeze", "some", "--unfreeze"),
         ("weights", "imagenet", "--weights"),
+        ("warmup_epochs", -1, "--warmup-epochs"),
+        ("warmup_epochs", "soon", "--warmup-epochs"),
     ],
 )
 def test_bad_values_name_the_flag_and_the_value(key: str, value: Any, flag: str) -> None:
@@ -179,6 +181,9 @@ def test_bad_value_in_a_file_names_the_file(tmp_path: Path) -> None:
         ("cache", "off", None),
         ("cache", "none", None),
         ("cache", "/tmp/zooft-images", "/tmp/zooft-images"),
+        ("warmup_epochs", "Auto", "auto"),
+        ("warmup_epochs", "0.5", 0.5),
+        ("warmup_epochs", 0, 0.0),
     ],
 )
 def test_good_values_are_normalised(key: str, value: Any, parsed: Any) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from zooft.train.optim import make_optimizer, make_schedule, schedule_kind
+from zooft.train.optim import FINE_TUNE_WARMUP_EPOCHS, make_optimizer, make_schedule, schedule_kind, warmup_epochs_for
 
 
 def _rates(schedule: object, steps: range) -> list[float]:
@@ -39,3 +39,19 @@ def test_make_optimizer_follows_the_phase(backbone_trains: bool, last_rate: floa
     optimizer = make_optimizer(config, 1e-3, steps=40, steps_per_epoch=10, backbone_trains=backbone_trains)
     optimizer.iterations.assign(40)  # the phase's last step
     assert float(optimizer.learning_rate) == pytest.approx(last_rate, abs=1e-9)
+
+
+def test_auto_warm_up_is_one_epoch_once_the_backbone_trains_and_none_for_the_head() -> None:
+    assert warmup_epochs_for("auto", backbone_trains=False) == 0.0
+    assert warmup_epochs_for("auto", backbone_trains=True) == FINE_TUNE_WARMUP_EPOCHS == 1.0
+    assert warmup_epochs_for(0.5, backbone_trains=False) == 0.5  # an explicit length holds in every phase
+    assert warmup_epochs_for(0.0, backbone_trains=True) == 0.0
+
+
+@pytest.mark.parametrize(("backbone_trains", "first_rate"), [(False, 1e-3), (True, 0.0)])
+def test_default_config_warms_up_fine_tuning_only(backbone_trains: bool, first_rate: float) -> None:
+    config = {"warmup_epochs": "auto", "schedule": "auto", "optimizer": "adam", "clipnorm": None}
+    optimizer = make_optimizer(config, 1e-3, steps=40, steps_per_epoch=10, backbone_trains=backbone_trains)
+    assert float(optimizer.learning_rate) == pytest.approx(first_rate, abs=1e-9)
+    optimizer.iterations.assign(5)  # half-way through the first epoch
+    assert float(optimizer.learning_rate) == pytest.approx(1e-3 if not backbone_trains else 0.5e-3, rel=1e-3)

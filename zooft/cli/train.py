@@ -30,6 +30,7 @@ def tune(
     fine_tune_lr: Annotated[float | None, Opt(help="Learning rate of fine-tuning [default: lr × 0.1].")] = None,
     optimizer: Annotated[str | None, Opt(help="adam, adamw or sgd [default: adam].")] = None,
     schedule: Annotated[str | None, Opt(help="Learning rate per phase: auto (constant for the head alone, cosine decay once the backbone trains), cosine or constant [default: auto].")] = None,
+    warmup_epochs: Annotated[str | None, Opt(help="Linear learning-rate warm-up at the start of each phase, in epochs, or auto: 1 epoch once backbone weights train, none for the head alone [default: auto].", metavar="N|auto")] = None,
     label_smoothing: Annotated[float | None, Opt(help="Label smoothing [default: 0].")] = None,
     class_weight: Annotated[str | None, Opt(help="balanced: weight classes by inverse frequency.")] = None,
     augment: Annotated[str | None, Opt(help="auto (the default augmentation while the backbone trains; the head trains on cached un-augmented features), default (every phase), none, or e.g. zoom=0.1,rotation=0.05,contrast=0.1 [default: auto].")] = None,

@@ -110,7 +110,7 @@ class TrainingSession:
 
     # -- phases ----------------------------------------------------------------------------------
     def _compile(self, phase: Any, steps_per_epoch: int) -> None:
-        from .optim import make_optimizer
+        from .optim import make_optimizer, warmup_epochs_for
 
         trainable = self.backbone.set_trainable(phase.unfreeze, train_batchnorm=self.config["weights"] == "none")
         with self.strategy.scope():
@@ -122,8 +122,9 @@ class TrainingSession:
             # traced twice: measured +2.3 s per phase for MobileNetV2 on this CPU.
             self.model.optimizer.build(self.model.trainable_variables)
         length = f"auto (patience {phase.patience})" if phase.auto else f"{phase.epochs} epoch(s)"
+        warmup = warmup_epochs_for(self.config["warmup_epochs"], backbone_trains=trainable > 0)
         self.console.print(
-            f"phase {phase.name}: {length}, lr {phase.lr:g}, "
+            f"phase {phase.name}: {length}, lr {phase.lr:g}{f' after a {warmup:g}-epoch warm-up' if warmup else ''}, "
             f"{trainable} trainable backbone tensors, {len(self.model.trainable_weights)} in total"
         )
 
