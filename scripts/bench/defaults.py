@@ -43,6 +43,8 @@ PRESETS: dict[str, str] = {
     "head-only": "--fine-tune-epochs 0",
     "unfreeze-6": "--unfreeze 6",
     "max-3": "--max-epochs 3",
+    "no-head": "--epochs 0 --fine-tune-epochs auto",
+    "no-warmup": "--warmup-epochs 0",
     "keras-1e-5": "keras:--epochs 3 --fine-tune-epochs 2 --fine-tune-lr 1e-5",
     "keras-1e-3": "keras:--epochs 3 --fine-tune-epochs 2 --fine-tune-lr 1e-3",
 }
