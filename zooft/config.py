@@ -52,27 +52,33 @@ def _non_negative_int(value: Any) -> int:
 AUTO = "auto"
 
 
-def _epochs(value: Any) -> int | str:
-    """A number of epochs (≥ 0) or ``auto`` (train until validation stops improving)."""
-    if isinstance(value, str) and value.strip().lower() == AUTO:
-        return AUTO
-    try:
-        return _non_negative_int(value)
-    except ValueError:
-        raise ValueError("expected a number of epochs (0, 1, 2 …) or 'auto'") from None
+def _auto_or(check: Callable[[Any], Any], expected: str) -> Callable[[Any], Any]:
+    """A checker that takes ``auto`` or whatever ``check`` takes; other values fail with ``expected``."""
+
+    def checked(value: Any) -> Any:
+        if isinstance(value, str) and value.strip().lower() == AUTO:
+            return AUTO
+        try:
+            return check(value)
+        except (TypeError, ValueError):
+            raise ValueError(expected) from None
+
+    return checked
 
 
-def _warmup(value: Any) -> float | str:
-    """A warm-up length in epochs (≥ 0, fractions allowed) or ``auto`` (zooft/train/optim.py)."""
-    if isinstance(value, str) and value.strip().lower() == AUTO:
-        return AUTO
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = -1.0
-    if not number >= 0:
-        raise ValueError("expected a number of epochs (0, 0.5, 1 …) or 'auto'")
+#: A number of epochs (≥ 0) or ``auto`` (train until validation stops improving).
+_epochs = _auto_or(_non_negative_int, "expected a number of epochs (0, 1, 2 …) or 'auto'")
+
+
+def _non_negative_float(value: Any) -> float:
+    number = float(value)
+    if not number >= 0:  # NaN fails too
+        raise ValueError("expected a number ≥ 0")
     return number
+
+
+#: A warm-up length in epochs (≥ 0, fractions allowed) or ``auto`` (zooft/train/optim.py).
+_warmup = _auto_or(_non_negative_float, "expected a number of epochs (0, 0.5, 1 …) or 'auto'")
 
 
 def _positive_float(value: Any) -> float:
