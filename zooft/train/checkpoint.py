@@ -14,10 +14,26 @@ of the same arrays takes milliseconds. ``.weights.h5`` checkpoints of older runs
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 from ..runs import atomic_write, read_json, write_json_atomic
+
+
+def read_values(variables: list[Any]) -> list[Any]:
+    """The current values of ``variables`` as numpy arrays, read by one op.
+
+    ``variable.numpy()`` one by one dispatches an eager op per variable; for a MobileNetV2 with
+    its optimizer that was most of an epoch's checkpoint, which runs after every (cheap) head
+    epoch on cached features. One ``IdentityN`` over all of them reads the same values."""
+    import numpy as np
+    import tensorflow as tf
+
+    if not variables:
+        return []
+    return [np.asarray(t) for t in tf.raw_ops.IdentityN(input=[v.value for v in variables])]
+
 
 def save_weights(model: Any, path: Path) -> None:
     """The model's weights, atomically: an ``.npz`` of ``model.weights`` in order (or Keras's
@@ -28,7 +44,7 @@ def save_weights(model: Any, path: Path) -> None:
     if path.name.endswith(".weights.h5"):
         atomic_write(path, lambda tmp: model.save_weights(tmp))
         return
-    arrays = {f"w{i:05d}": np.asarray(w.numpy()) for i, w in enumerate(model.weights)}
+    arrays = {f"w{i:05d}": value for i, value in enumerate(read_values(model.weights))}
 
     def write(tmp: str) -> None:
         with open(tmp, "wb") as handle:
@@ -64,7 +80,7 @@ def save_optimizer(optimizer: Any, path: Path) -> None:
     """The optimizer's variables (iteration count, moments) as an ``.npz``."""
     import numpy as np
 
-    arrays = {f"v{i:05d}": np.asarray(v.numpy()) for i, v in enumerate(optimizer.variables)}
+    arrays = {f"v{i:05d}": value for i, value in enumerate(read_values(optimizer.variables))}
 
     def write(tmp: str) -> None:
         with open(tmp, "wb") as handle:
@@ -98,11 +114,17 @@ class CheckpointStore:
         """The committed state, or None for a fresh run."""
         return read_json(self.state_path) if self.state_path.is_file() else None
 
-    def commit_epoch(self, model: Any, state: dict[str, Any], phase: str, epoch: int) -> None:
-        """Save weights and optimizer for ``epoch`` (1-based) of ``phase``, then commit state."""
+    def commit_epoch(self, model: Any, state: dict[str, Any], phase: str, epoch: int, *, best: bool = False) -> None:
+        """Save weights and optimizer for ``epoch`` (1-based) of ``phase``, then commit state.
+
+        ``best``: this epoch is the best so far; its weights file also becomes ``best``'s (see
+        :meth:`save_best`), before the state that says so is committed."""
         stem = f"{phase}-e{epoch:03d}"
-        save_weights(model, self.dir / f"{stem}.weights.npz")
+        weights = self.dir / f"{stem}.weights.npz"
+        save_weights(model, weights)
         save_optimizer(model.optimizer, self.dir / f"{stem}.opt.npz")
+        if best:
+            self._keep_as_best(model, weights)
         previous = state.get("checkpoint")
         state["checkpoint"] = stem
         write_json_atomic(self.state_path, state)
@@ -115,6 +137,26 @@ class CheckpointStore:
     def save_best(self, model: Any) -> None:
         """Keep the weights of the best epoch so far (restored at the end with early stopping)."""
         save_weights(model, self.best_path())
+
+    def _keep_as_best(self, model: Any, weights: Path) -> None:
+        """Make the just-written ``weights`` file the best one without serialising the model
+        again: a hard link (files here are only ever replaced, never changed in place, so
+        sharing one is safe), or a copy where the file system has no links. A run of an older
+        version keeps its ``best.weights.h5`` format."""
+        import shutil
+
+        if not self.best_path().name.endswith(".npz"):
+            self.save_best(model)
+            return
+
+        def link(tmp: str) -> None:
+            os.unlink(tmp)
+            try:
+                os.link(weights, tmp)
+            except OSError:
+                shutil.copyfile(weights, tmp)
+
+        atomic_write(self.dir / "best.weights.npz", link)
 
     def weights_path(self, stem: str) -> Path:
         """The weights file of checkpoint ``stem`` (``.weights.h5`` in runs of older versions)."""

@@ -153,11 +153,10 @@ class TrainingSession:
         self.state["epochs_done"][phase] = epoch
         monitor = record.get("val_loss", record.get("loss"))
         best = self.state.get("best")
-        if monitor is not None and (best is None or monitor < best["value"] - 1e-7):
+        improved = monitor is not None and (best is None or monitor < best["value"] - 1e-7)
+        if improved:
             self.state["best"] = {"value": monitor, "phase": phase, "epoch": epoch}
             self.state["stale"] = 0
-            if self.keep_best:
-                self.store.save_best(self.model)
         else:
             self.state["stale"] = self.state.get("stale", 0) + 1
         # An auto phase judges itself against its own best epoch, not the run's: fine-tuning
@@ -169,7 +168,7 @@ class TrainingSession:
             own["value"], own["stale"] = monitor, 0
         else:
             own["stale"] += 1
-        self.store.commit_epoch(self.model, self.state, phase, epoch)
+        self.store.commit_epoch(self.model, self.state, phase, epoch, best=improved and self.keep_best)
 
     def train(self, phases: list[Any]) -> None:
         """Run every phase that is not finished yet (an auto phase is finished once it stopped)."""
