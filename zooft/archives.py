@@ -42,6 +42,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import WeightsError
+from .swap import swap_into_place
 
 __all__ = ["MAX_MEMBERS", "clean_stale", "import_tree", "safe_extract", "staging_dir"]
 
@@ -108,18 +109,7 @@ def staging_dir(dest: Path, kind: str) -> Iterator[Path]:
 
 def _install(tmp: Path, dest: Path) -> None:
     """Put ``tmp`` at ``dest``, replacing an old ``dest`` (moved aside first, then deleted)."""
-    old = None
-    if dest.exists() or dest.is_symlink():
-        old = dest.with_name(f".{dest.name}.old-{os.getpid()}-{os.urandom(4).hex()}")
-        os.replace(dest, old)
-    try:
-        os.replace(tmp, dest)
-    except BaseException:
-        if old is not None:
-            os.replace(old, dest)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True) if old.is_dir() and not old.is_symlink() else old.unlink(missing_ok=True)
+    swap_into_place(tmp, dest, dest.with_name(f".{dest.name}.old-{os.getpid()}-{os.urandom(4).hex()}"))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from ..errors import ConfigError, ExportError, ParityError, ZooftError
 from ..options import declared_options, unknown_option, validate_options
 from ..runs import Run, write_json_atomic
 from ..specs import ExporterInfo
+from ..swap import swap_into_place
 from .protocol import ExportContext, ParityReport
 
 # Options the host consumes; everything else goes to the exporter and must be declared by it.
@@ -157,21 +158,6 @@ def build_context(
     return context, split
 
 
-def _replace_dir(src: Path, dst: Path) -> None:
-    """Move ``src`` to ``dst``, replacing it: readers see the old or the new dir, never a mix."""
-    old = dst.with_name(f".old-{dst.name}-{uuid.uuid4().hex[:8]}") if dst.exists() else None
-    if old is not None:
-        os.replace(dst, old)
-    try:
-        os.replace(src, dst)
-    except BaseException:
-        if old is not None:
-            os.replace(old, dst)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def _fail(tmp: Path, exports: Path, name: str, report: ParityReport, milder: list[str]) -> ParityError:
     failed = exports / f"{name}.failed"
     (tmp / "FAILED.txt").write_text(
@@ -235,7 +221,7 @@ def _export_locked(run: Run, format: str, options: dict[str, Any] | None, info: 
             milder = [m for m in modes if m != current] if modes and current != modes[0] else []
             raise _fail(tmp, exports, name, report, milder)
         final = exports / name
-        _replace_dir(tmp, final)
+        swap_into_place(tmp, final, final.with_name(f".old-{final.name}-{uuid.uuid4().hex[:8]}"))
     except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         if isinstance(exc, Exception) and not isinstance(exc, ZooftError):
