@@ -16,8 +16,8 @@ backbone, pretrained by us on ``render_pretrain_image`` (scripts/pretraining/sha
    weights=<file>)`` loads them and reproduces the outputs, and writes a JSON summary and the
    model card.
 
-Exact reproduction: ``python scripts/pretrain_embedded.py --seed 0 --steps <N> --minutes 0``
-(the model card records N). CPU kernels may differ in the last bits between machines.
+Exact reproduction: ``python scripts/pretrain_embedded.py --seed 0 --steps <N> --minutes 0
+--pool-images <P>`` (the model card records N and P). CPU kernels may differ in the last bits between machines.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 sys.path.insert(0, str(REPO / "scripts" / "pretraining"))
+from letters import LETTER_CLASSES  # noqa: E402
 from shapes import (  # noqa: E402
     PRETRAIN_CLASSES,
     PRETRAIN_UPRIGHT_CLASSES,
@@ -270,16 +271,19 @@ base = keras.applications.MobileNetV2(input_shape=(96, 96, 3), alpha=0.35, inclu
 ## What it saw
 
 Procedurally generated images from `scripts/pretraining/shapes.py`
-(numpy + Pillow, no external data): {len(r["classes"])} classes, {classes}.
+(numpy + Pillow; the letters come from the TrueType fonts in Matplotlib's wheel, no other
+external data): {len(r["classes"])} classes, {classes}.
 Each image draws one primitive (filled or outlined shapes, textures in a region, pen strokes of
-widths from about 1 px to 15 px, or one of {r["n_glyphs"]} symbols of an invented upright
-"alphabet" of two or three pen strokes) at a random position, scale, rotation (glyphs: ±12°) and
+widths from about 1 px to 15 px, one of {r["n_glyphs"]} symbols of an invented upright
+"alphabet" of two or three pen strokes, or one of {r["n_letters"]} letters and symbols from the
+DejaVu, STIX and Computer Modern fonts) at a random position, scale, rotation (glyphs ±12°,
+letters ±15°) and
 colour, on a uniform, near-black, gradient, smooth-noise or white-noise background, with faint
 distractor shapes, and random pixelation (down to 8x8 then upsampled), blur, sensor noise,
-greyscale (35 %) and inversion (10 %). No digits, letters or demo-set classes are drawn.
+greyscale (35 %) and inversion (10 %). No digits or demo-set classes are drawn.
 
 - Training pool: {r["pool_images"]:,} images of 96x96 (balanced classes), seen with random
-  90° rotations and mirroring (except the upright glyphs); {r["steps"]:,} steps of batch {r["batch_size"]}
+  90° rotations and mirroring (except the upright glyphs and letters); {r["steps"]:,} steps of batch {r["batch_size"]}
   ({r["steps"] * r["batch_size"]:,} samples, {r["epochs"]:.1f} passes over the pool).
   Progressive resizing (small images make early steps cheaper): {stages}.
 - Optimiser: Adam, peak learning rate {r["lr"]}, {r["warmup"]} warm-up steps then cosine decay.
@@ -305,7 +309,7 @@ pretraining task only; the digits probe measures transfer to real (hand-written)
 ## Reproduce
 
 ```bash
-python scripts/pretrain_embedded.py --seed {r["seed"]} --steps {r["steps"]} --minutes 0
+python scripts/pretrain_embedded.py --seed {r["seed"]} --steps {r["steps"]} --minutes 0 --pool-images {r["pool_images"]}
 ```
 
 (`--steps 0 --minutes M`, the default mode, fits the number of steps to a wall-clock budget.)
@@ -313,10 +317,10 @@ Bitwise-identical weights need the same library versions and CPU kernels.
 
 ## Limits
 
-- Trained on synthetic shapes only, for about {r["seconds"] / 60:.0f} minutes on a CPU: its
+- Trained on synthetic shapes, invented glyphs and font letters only, for about {r["seconds"] / 60:.0f} minutes on a CPU: its
   features are generic edges, strokes, blobs and textures, far weaker than ImageNet weights.
   Use it for demos, tests and offline smoke runs; for real work use ImageNet weights.
-- No natural photographs, faces, text or objects were seen; it has no notion of real-world
+- No natural photographs, faces, handwriting or objects were seen; it has no notion of real-world
   object categories, and no fairness or robustness claims are made.
 - 96x96 inputs only, in [-1, 1]. Feeding [0, 255] or [0, 1] values silently gives poor features.
 - Fine-tune with `training=False` for the backbone's BatchNorm layers when the backbone is
@@ -513,7 +517,8 @@ def main(argv: list[str] | None = None) -> int:
         "digits_linear_probe_accuracy_nearest": probe["nearest"],
         "digits_linear_probe_random_init": random_probe,
         "params": base.count_params(),
-        "n_glyphs": len(PRETRAIN_UPRIGHT_CLASSES),
+        "n_glyphs": sum(name.startswith("glyph_") for name in PRETRAIN_CLASSES),
+        "n_letters": len(LETTER_CLASSES),
         "pool_images": args.pool_images,
         "eval_images": args.eval_images,
         "batch_size": args.batch_size,
