@@ -7,7 +7,15 @@ import pytest
 from zooft.config import resolve
 from zooft.data.images import DEFAULT_AUGMENT, augment_is_auto, parse_augment
 from zooft.errors import ConfigError
-from zooft.train.schedule import CACHED_HEAD_FACTOR, FINE_TUNE_PATIENCE, HEAD_PATIENCE, describe, phases_of
+from zooft.train.schedule import (
+    CACHED_HEAD_FACTOR,
+    FINE_TUNE_PATIENCE,
+    HEAD_PATIENCE,
+    MIN_DELTA,
+    describe,
+    phases_of,
+    track_phase_best,
+)
 
 
 def _config(**flags: object) -> dict:
@@ -67,3 +75,30 @@ def test_a_cached_head_waits_at_least_a_hundred_steps() -> None:
     assert head.patience_for(5, on_cached_features=True) == 20  # 150 images: 3 epochs are 15 steps
     assert head.patience_for(5, on_cached_features=False) == HEAD_PATIENCE
     assert fine.patience_for(5, on_cached_features=False) == FINE_TUNE_PATIENCE
+
+
+def test_a_phase_judges_itself_by_its_own_best_with_a_relative_margin() -> None:
+    own = track_phase_best(None, "fine-tune", 1, 1.0)
+    assert own == {"phase": "fine-tune", "value": 1.0, "stale": 0}
+    own = track_phase_best(own, "fine-tune", 2, 1.0 - MIN_DELTA / 2)  # better, but not by the margin
+    assert own["value"] == 1.0 and own["stale"] == 1
+    own = track_phase_best(own, "fine-tune", 3, 0.5)
+    assert own == {"phase": "fine-tune", "value": 0.5, "stale": 0}
+    # a new phase starts its own record, whatever the previous phase reached
+    assert track_phase_best(own, "next", 1, 0.9) == {"phase": "next", "value": 0.9, "stale": 0}
+
+
+def test_warm_up_epochs_neither_set_the_best_nor_count_as_stale() -> None:
+    # the warm-up epoch has the lowest loss; the full-rate epochs after it are judged among
+    # themselves, so two of them no better than the warm-up do not end the phase
+    own = None
+    for epoch, loss in enumerate([0.30, 0.40, 0.41, 0.35], start=1):
+        own = track_phase_best(own, "fine-tune", epoch, loss, warmup_epochs=1.0)
+    assert own == {"phase": "fine-tune", "value": 0.35, "stale": 0}
+    # without the rule, the warm-up epoch would have been the best and epochs 2-4 stale
+    own = None
+    for epoch, loss in enumerate([0.30, 0.40, 0.41, 0.35], start=1):
+        own = track_phase_best(own, "fine-tune", epoch, loss)
+    assert own == {"phase": "fine-tune", "value": 0.30, "stale": 3}
+    # half an epoch of warm-up ends inside epoch 1, which counts
+    assert track_phase_best(None, "fine-tune", 1, 0.3, warmup_epochs=0.5)["value"] == 0.3

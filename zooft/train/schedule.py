@@ -84,3 +84,31 @@ def describe(phases: list[Phase]) -> dict[str, str]:
     return {p.name: (f"auto: until {p.patience} epochs without a loss {MIN_DELTA:.0%} below the phase's best, at most {p.epochs}"
                      + (f" ({p.epochs * CACHED_HEAD_FACTOR} on cached features)" if p.unfreeze in (0, "0") else ""))
             if p.auto else f"fixed: {p.epochs} epochs" for p in phases}
+
+
+def track_phase_best(own: dict[str, Any] | None, phase: str, epoch: int, monitor: float | None, *,
+                     warmup_epochs: float = 0.0) -> dict[str, Any]:
+    """Update an auto phase's own best epoch (``state.json``'s ``phase_best``) after ``epoch``.
+
+    A phase judges itself against its own best, not the run's: fine-tuning starts from a
+    well-trained head and usually needs a few epochs to pass it. An epoch is better when
+    ``monitor`` drops :data:`MIN_DELTA` below the best; otherwise it counts as stale.
+
+    Epochs that end inside the phase's learning-rate warm-up (``epoch <= warmup_epochs``) neither
+    set the best nor count as stale: with the rate still climbing, a warm-up epoch's loss is
+    often the lowest the phase sees before its full-rate epochs settle, and as the yardstick it
+    ended fine-tuning two epochs later (BENCHMARKS.md, "Defaults (issue 17)"). The run's own
+    best (restored at the end) still includes them.
+
+    Returns the updated record (a new one when ``own`` belongs to another phase).
+    """
+    if own is None or own["phase"] != phase:
+        own = {"phase": phase, "value": None, "stale": 0}
+    if epoch <= warmup_epochs:
+        return own
+    if monitor is not None and (own["value"] is None or monitor < own["value"] - MIN_DELTA * abs(own["value"])):
+        own["value"], own["stale"] = monitor, 0
+    else:
+        own["stale"] += 1
+    return own
+
