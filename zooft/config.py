@@ -50,6 +50,10 @@ def _non_negative_int(value: Any) -> int:
 
 #: ``epochs`` / ``fine_tune_epochs`` value for the automatic schedule (zooft/train/schedule.py).
 AUTO = "auto"
+#: Epoch budget of an auto phase that runs the backbone (``--max-epochs``). 4, not 5: on two
+#: held-out sets over 3 seeds the fifth fine-tuning epoch cost 4-10 % of the run's wall time and gained
+#: nothing (BENCHMARKS.md, "Defaults (issue 17) on the retrained embedded model").
+DEFAULT_MAX_EPOCHS = 4
 
 
 def _auto_or(check: Callable[[Any], Any], expected: str) -> Callable[[Any], Any]:
@@ -263,7 +267,7 @@ TUNE_KEYS: dict[str, Key] = {
     "batch_size": Key(_positive_int, 32, "batch size (global, across replicas)"),
     "epochs": Key(_epochs, AUTO, "epochs of phase 1 (head only, backbone frozen), or auto: until val_loss stops improving"),
     "fine_tune_epochs": Key(_epochs, AUTO, "epochs of phase 2 (top layer groups unfrozen), or auto: early stopping, best weights restored"),
-    "max_epochs": Key(_positive_int, 5, "epoch budget of each auto phase that runs the backbone (a head on cached features may run 10x)"),
+    "max_epochs": Key(_positive_int, DEFAULT_MAX_EPOCHS, "epoch budget of each auto phase that runs the backbone (a head on cached features may run 10x)"),
     "unfreeze": Key(_unfreeze, "all", "layer groups to unfreeze in phase 2: N or all"),
     "lr": Key(_positive_float, 1e-3, "learning rate of phase 1"),
     "fine_tune_lr": Key(_optional(_positive_float), None, "learning rate of phase 2 (default lr × factor)"),

@@ -24,19 +24,19 @@ def _config(**flags: object) -> dict:
 
 def test_defaults_are_auto_in_both_phases() -> None:
     config = _config()
-    assert (config["epochs"], config["fine_tune_epochs"], config["max_epochs"], config["augment"]) == ("auto", "auto", 5, "auto")
+    assert (config["epochs"], config["fine_tune_epochs"], config["max_epochs"], config["augment"]) == ("auto", "auto", 4, "auto")
     head, fine = phases_of(config)
-    assert (head.name, head.auto, head.epochs, head.patience, head.unfreeze) == ("head", True, 5, HEAD_PATIENCE, 0)
-    assert (fine.name, fine.auto, fine.epochs, fine.patience, fine.unfreeze) == ("fine-tune", True, 5, FINE_TUNE_PATIENCE, "all")
+    assert (head.name, head.auto, head.epochs, head.patience, head.unfreeze) == ("head", True, 4, HEAD_PATIENCE, 0)
+    assert (fine.name, fine.auto, fine.epochs, fine.patience, fine.unfreeze) == ("fine-tune", True, 4, FINE_TUNE_PATIENCE, "all")
     # a head on cached features may run more (cheap) epochs; a phase through the backbone may not
-    assert head.budget(on_cached_features=True) == 5 * CACHED_HEAD_FACTOR
-    assert head.budget(on_cached_features=False) == fine.budget(on_cached_features=False) == 5
+    assert head.budget(on_cached_features=True) == 4 * CACHED_HEAD_FACTOR
+    assert head.budget(on_cached_features=False) == fine.budget(on_cached_features=False) == 4
     assert describe([head, fine])["fine-tune"].startswith("auto: until 2 epochs")
 
 
 def test_max_epochs_caps_every_auto_phase() -> None:
-    head, fine = phases_of(_config(max_epochs=4))
-    assert (head.epochs, fine.epochs) == (4, 4)
+    head, fine = phases_of(_config(max_epochs=7))
+    assert (head.epochs, fine.epochs) == (7, 7)
 
 
 def test_explicit_epochs_keep_their_meaning() -> None:

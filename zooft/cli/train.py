@@ -24,7 +24,7 @@ def tune(
     batch_size: Annotated[int | None, Opt(help="Batch size [default: 32].")] = None,
     epochs: Annotated[str | None, Opt(help="Head-only epochs (backbone frozen), or auto: until val_loss stops improving [default: auto].", metavar="N|auto")] = None,
     fine_tune_epochs: Annotated[str | None, Opt(help="Epochs with the top layer groups unfrozen (0: none), or auto: early stopping, best weights restored [default: auto].", metavar="N|auto")] = None,
-    max_epochs: Annotated[int | None, Opt(help="Epoch budget of each auto phase that runs the backbone; a head on cached features may run 10× [default: 5].")] = None,
+    max_epochs: Annotated[int | None, Opt(help="Epoch budget of each auto phase that runs the backbone; a head on cached features may run 10× [default: 4].")] = None,
     unfreeze: Annotated[str | None, Opt(help="Layer groups to unfreeze: N or all [default: all].")] = None,
     lr: Annotated[float | None, Opt(help="Learning rate of the head phase [default: 1e-3].")] = None,
     fine_tune_lr: Annotated[float | None, Opt(help="Learning rate of fine-tuning [default: lr × 0.1].")] = None,

@@ -6,7 +6,7 @@ for its patience, at most its budget, and then the best weights seen so far are 
 before the next phase starts, so fine-tuning starts from the best head and a fine-tuning
 phase that never beats the head gives the head back.
 
-Budgets: ``--max-epochs`` (default 5) for a phase that runs images through the backbone; a
+Budgets: ``--max-epochs`` (default 4) for a phase that runs images through the backbone; a
 head on cached features (``feature_cache.py``) costs a small fraction of that per epoch
 and may run :data:`CACHED_HEAD_FACTOR` times as many. Patiences were chosen by measurement
 (BENCHMARKS.md, "Automatic schedule").
@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..config import AUTO
+from ..config import AUTO, DEFAULT_MAX_EPOCHS
 
 #: Epochs without a better loss before an auto head phase ends. The head on fixed features
 #: improves slowly but steadily at a constant rate; its epochs are cheap on cached features.
@@ -69,7 +69,7 @@ class Phase:
 def phases_of(config: dict[str, Any]) -> list[Phase]:
     """Phase 1 trains the head only; phase 2 unfreezes the top groups at a lower rate."""
     fine_lr = config["fine_tune_lr"] or config["lr"] * config["fine_tune_lr_factor"]
-    budget = config.get("max_epochs") or 5
+    budget = config.get("max_epochs") or DEFAULT_MAX_EPOCHS
     head, fine = config["epochs"], config["fine_tune_epochs"]
     phases = [Phase("head", budget, 0, config["lr"], HEAD_PATIENCE) if head == AUTO else Phase("head", head, 0, config["lr"])]
     if fine == AUTO:
