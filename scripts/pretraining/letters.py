@@ -4,9 +4,10 @@ Not part of the package: ``scripts/pretraining/shapes.py`` adds these classes to
 task. Each class is one letter (or symbol) drawn from one of the DejaVu, STIX and Computer Modern
 fonts in ``matplotlib/mpl-data/fonts/ttf`` at a random size, position, slant, rotation (±15°)
 and stroke weight. Lower-case letters whose shape is their capital's (c, o, s, u, v, w, x, z)
-share the capital's class. T and t are left out (a demo-set class). **No digits are drawn**: the held-out evaluation sets of the embedded
-model include handwritten digits, and a letter alphabet teaches the same kind of upright stroke
-shapes without showing the evaluation classes.
+share the capital's class. T and t are left out: T is a class of zooft's demo set. **No digits
+are drawn**: the held-out evaluation sets of the embedded model include handwritten digits, and
+a letter alphabet teaches the same kind of upright stroke shapes without showing the evaluation
+classes.
 """
 
 from __future__ import annotations

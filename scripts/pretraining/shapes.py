@@ -347,7 +347,8 @@ def _zigzag(rng: np.random.Generator, size: int) -> Array:
 # is a fixed template of one to three strokes; images jitter the strokes and the pen. They teach
 # stroke *configurations* and their orientation, which the rotation-invariant primitives cannot.
 # 150, not 24: at the same 22-minute budget the larger alphabet lifted the held-out linear probes
-# by 1.1 (digits) and 4.0 (textures) points (BENCHMARKS.md, "Third attempt").
+# by 1.1 (digits) and 4.0 (textures) points (BENCHMARKS.md, "Third attempt"); 300 was worse on
+# both probes and in the textures fine-tune ("Fourth attempt").
 _N_GLYPHS = 150
 _GLYPH_SEED = 7919  # fixed: the alphabet is part of the class definitions, not of a data seed
 
