@@ -51,8 +51,8 @@ def _non_negative_int(value: Any) -> int:
 #: ``epochs`` / ``fine_tune_epochs`` value for the automatic schedule (zooft/train/schedule.py).
 AUTO = "auto"
 #: Epoch budget of an auto phase that runs the backbone (``--max-epochs``). 4, not 5: on two
-#: held-out sets over 3 seeds the fifth fine-tuning epoch cost 4-10 % of the run's wall time and gained
-#: nothing (BENCHMARKS.md, "Defaults (issue 17) on the retrained embedded model").
+#: held-out sets over 3 seeds the fifth fine-tuning epoch cost 4-10 % of the run's wall time
+#: and gained nothing (BENCHMARKS.md, "Defaults (issue 17) on the retrained embedded model").
 DEFAULT_MAX_EPOCHS = 4
 
 
