@@ -203,13 +203,13 @@ FALSE_WORDS = ("0", "false", "no", "off")
 
 
 def _image_cache(value: Any) -> str | None:
-    """``memory``, a path prefix, or None (off: also ``none``/``false``…)."""
+    """``auto``, ``memory``, a path prefix, or None (off: also ``none``/``false``…)."""
     if value is None or value is False:
         return None
     text = str(value).strip()
     if text.lower() in ("", "none", *FALSE_WORDS):
         return None
-    return "memory" if text.lower() == "memory" else text
+    return text.lower() if text.lower() in ("auto", "memory") else text
 
 
 #: ``feature_cache`` values: auto (memory or disk by size), memory, disk, off.
@@ -290,7 +290,7 @@ TUNE_KEYS: dict[str, Key] = {
     "early_stopping": Key(_non_negative_int, 0, "patience in epochs on val_loss (0: off); best weights restored"),
     "seed": Key(_seed, 0, "random seed, 0 to 2**32-1"),
     "top_k": Key(_positive_int, 5, "k of the top-k accuracy metric"),
-    "cache": Key(_image_cache, None, "cache decoded images: memory, or a file path prefix (off: none)"),
+    "cache": Key(_image_cache, "auto", "cache decoded images: auto (in memory while they fit), memory, a file path prefix, or off"),
     "feature_cache": Key(parse_feature_cache, "auto", "train the head on backbone features computed once: auto, memory, disk, off"),
     "output": Key(_optional_str, None, "run directory (default runs/<model>-<task>-<time>)"),
     "export": Key(_str_list, [], "formats to export after training, e.g. savedmodel, tflite:int8, onnx"),

@@ -37,6 +37,7 @@ from results import append_section, load_note, machine_line  # noqa: E402
 PRESETS: dict[str, str] = {
     "default": "",
     "aug-none": "--augment none",
+    "cache-off": "--cache off",
     "aug-old-default": "--augment auto:flip,zoom=0.1,rotation=0.05,contrast=0.1",
     "fixed-5+5-none": "--epochs 5 --fine-tune-epochs 5 --augment none",
     "fixed-5+3-none": "--epochs 5 --fine-tune-epochs 3 --augment none",
@@ -47,6 +48,7 @@ PRESETS: dict[str, str] = {
     "no-warmup": "--warmup-epochs 0",
     "keras-1e-5": "keras:--epochs 3 --fine-tune-epochs 2 --fine-tune-lr 1e-5",
     "keras-1e-3": "keras:--epochs 3 --fine-tune-epochs 2 --fine-tune-lr 1e-3",
+    "keras-1e-5-cache": "keras:--epochs 3 --fine-tune-epochs 2 --fine-tune-lr 1e-5 --cache",
 }
 
 

@@ -9,7 +9,9 @@ Where it differs from zooft by default (the guide's choices): once ``base.traina
 the BatchNorm layers' γ/β train too (their moving statistics stay frozen, since the base is
 called with ``training=False``), and the fine-tuning rate is constant. zooft keeps BatchNorm
 wholly frozen and decays the fine-tuning rate with a cosine to 0. ``--freeze-bn`` and
-``--cosine`` align the recipe with zooft on those two points.
+``--cosine`` align the recipe with zooft on those two points. Images are decoded every epoch
+(``image_dataset_from_directory``'s default); ``--cache`` keeps them as the guide's
+``.cache()`` does.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--freeze-bn", action="store_true", help="keep BatchNorm γ/β frozen while fine-tuning (as zooft)")
     parser.add_argument("--cosine", action="store_true", help="decay the fine-tuning rate to 0 by a cosine (as zooft)")
+    parser.add_argument("--cache", action="store_true", help="keep the decoded batches in memory (the guide's .cache())")
     args = parser.parse_args()
 
     import keras
@@ -47,7 +50,10 @@ def main() -> None:
             f"{args.data}/{split}", image_size=size, batch_size=args.batch_size,
             label_mode="categorical", shuffle=shuffle, seed=args.seed, verbose=False,
         )
-        return ds.prefetch(tf.data.AUTOTUNE)
+        ds = ds.prefetch(tf.data.AUTOTUNE)
+        # the guide's order: batch, prefetch, then cache (a cached training set keeps its first
+        # epoch's order)
+        return ds.cache() if args.cache else ds
 
     train_ds, val_ds, test_ds = load("train", True), load("val", False), load("test", False)
     num_classes = train_ds.element_spec[1].shape[-1]

@@ -178,6 +178,7 @@ def test_bad_value_in_a_file_names_the_file(tmp_path: Path) -> None:
         ("export", ["onnx"], ["onnx"]),
         ("class_weight", "balanced", "balanced"),
         ("cache", "Memory", "memory"),
+        ("cache", "AUTO", "auto"),
         ("cache", "off", None),
         ("cache", "none", None),
         ("cache", "/tmp/zooft-images", "/tmp/zooft-images"),
@@ -236,3 +237,18 @@ def test_missing_config_file(tmp_path: Path) -> None:
     with pytest.raises(zooft.ConfigError) as info:
         read_config_file(tmp_path / "nope.yaml")
     assert "nope.yaml" in str(info.value) and "--config" in (info.value.hint or "")
+
+
+def test_decoded_images_are_cached_automatically_while_they_fit(monkeypatch: pytest.MonkeyPatch) -> None:
+    from zooft.data import images
+
+    assert resolve(flags={}).values["cache"] == "auto"
+    monkeypatch.setattr(images, "_physical_memory", lambda: 64 * 2**30)
+    fits, needed, budget = images.auto_cache_in_memory(1_797, (96, 96))
+    assert (fits, needed, budget) == (True, 1_797 * 96 * 96 * 3, images.AUTO_CACHE_BYTES)
+    # 224 px: 7,133 images fit 1 GiB, one more does not
+    assert images.auto_cache_in_memory(7_133, (224, 224))[0]
+    assert not images.auto_cache_in_memory(7_134, (224, 224))[0]
+    # a small machine keeps an eighth of its memory as the budget
+    monkeypatch.setattr(images, "_physical_memory", lambda: 2**28)
+    assert images.auto_cache_in_memory(1_797, (96, 96)) == (False, 1_797 * 96 * 96 * 3, 2**25)

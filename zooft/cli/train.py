@@ -39,7 +39,7 @@ def tune(
     early_stopping: Annotated[int | None, Opt(help="Patience in epochs on val_loss; restores best weights [default: off].")] = None,
     skip_bad_files: Annotated[bool | None, Opt("--skip-bad-files", help="Drop unreadable/non-image files and list them.")] = None,
     weights: Annotated[str | None, Opt(help="pretrained or none [default: pretrained].")] = None,
-    cache: Annotated[str | None, Opt(help="Keep decoded, resized images between epochs: memory, or a file path prefix [default: off].")] = None,
+    cache: Annotated[str | None, Opt(help="Keep decoded, resized images between epochs: auto (in memory when the data set's decoded pixels fit 1 GiB and an eighth of RAM), memory, a file path prefix, or off [default: auto].")] = None,
     feature_cache: Annotated[bool | None, Opt("--feature-cache/--no-feature-cache", help="Train the head on backbone features computed once, where that gives the same model [default: on].")] = None,
     option: Annotated[list[str] | None, Opt("--option", "-o", help="The task's own option KEY=VALUE (repeatable; 'zooft plugins --json' lists them).", metavar="KEY=VALUE")] = None,
     task_options: Annotated[str | None, Opt(help="Task options as one key=value,... text (same as --option).")] = None,

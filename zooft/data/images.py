@@ -38,6 +38,7 @@ __all__ = [
     "DEFAULT_AUGMENT",
     "IMAGE_FILE_EXTENSIONS",
     "augment_is_auto",
+    "auto_cache_in_memory",
     "decode_covering",
     "expand_image_paths",
     "load_images_for_predict",
@@ -68,6 +69,10 @@ _OFF = {"", "none", "off", "false", "no", "0"}
 #: Extensions ``zooft predict DIR`` takes as images (the formats TensorFlow's decode_image reads).
 IMAGE_FILE_EXTENSIONS: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif"})
 _SHUFFLE_BUFFER_BYTES = 64 * 2**20  # bounded shuffle after an on-disk cache: memory stays flat
+#: ``--cache auto`` keeps decoded images in memory while a run's splits together take at most
+#: this many bytes (and an eighth of the machine's memory); larger sets are decoded every epoch,
+#: so memory stays flat as data grows.
+AUTO_CACHE_BYTES = 2**30
 
 
 # ---------------------------------------------------------------------------------------------
@@ -234,6 +239,25 @@ def _cache_prefix(cache: str, paths: Sequence[str], image_size: tuple[int, int])
     digest = fingerprint_files(paths, hashlib.sha256(f"zooft-cache-v1 {image_size[0]}x{image_size[1]}".encode()))
     os.makedirs(os.path.dirname(os.path.abspath(cache)), exist_ok=True)
     return f"{cache}-{digest.hexdigest()[:16]}"
+
+
+def _physical_memory() -> int | None:
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, OSError, ValueError):  # no sysconf (Windows) or no such name
+        return None
+
+
+def auto_cache_in_memory(n_images: int, image_size: tuple[int, int]) -> tuple[bool, int, int]:
+    """What ``--cache auto`` decides for ``n_images`` decoded to ``image_size``:
+    ``(in memory?, their bytes as uint8, the budget)``.
+
+    Decoding every image again each epoch competes with training for the same cores; a small
+    data set is decoded once and kept (measured in BENCHMARKS.md, "Decoded images cached")."""
+    needed = int(n_images) * int(image_size[0]) * int(image_size[1]) * 3
+    memory = _physical_memory()
+    budget = AUTO_CACHE_BYTES if memory is None else min(AUTO_CACHE_BYTES, memory // 8)
+    return needed <= budget, needed, budget
 
 
 def shuffle_plan(

@@ -86,9 +86,28 @@ class TrainingSession:
     def image_cache(self, split: str) -> str | None:
         """The ``cache`` argument of make_image_dataset for ``split``: "" (memory), a path, None."""
         cache = self.config["cache"]
+        if cache == "auto":
+            return "" if self.image_cache_note.startswith("memory") else None
         if not cache:
             return None
         return "" if cache == "memory" else f"{cache}-{split}"
+
+    @functools.cached_property
+    def image_cache_note(self) -> str:
+        """How decoded images are kept between epochs, and why (timing.json's ``image_cache``)."""
+        cache = self.config["cache"]
+        if cache != "auto":
+            return {None: "off", "memory": "memory"}.get(cache, f"disk: {cache}")
+        if self.image_size is None:
+            return "off (auto): the data are not images"
+        from ..data.images import auto_cache_in_memory
+
+        n = sum(len(examples or []) for examples in self.data.splits.values())
+        fits, needed, budget = auto_cache_in_memory(n, self.image_size)
+        size = f"{n:,} images, {needed / 2**20:,.0f} MiB decoded"
+        note = f"memory (auto: {size})" if fits else f"off (auto: {size}, over {budget / 2**20:,.0f} MiB)"
+        self.console.print(f"image cache: {note}")
+        return note
 
     def _check_training_data(self) -> None:
         self.n_train = len(self.data.splits.get("train") or [])
@@ -336,6 +355,7 @@ class TrainingSession:
             "precision": self.precision,
             "strategy": self.strategy_name,
             "feature_cache": self.feature_cache_note or "off: no head-only phase",
+            "image_cache": self.image_cache_note,
             # the epochs each phase actually ran (an auto phase decides its own) and why it ended
             "epochs_run": {p["name"]: len(p["epochs"]) for p in self.state["history"]["phases"]},
             "schedule": self.schedule_notes,
