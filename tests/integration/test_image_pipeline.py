@@ -204,6 +204,26 @@ def test_on_disk_cache_is_written_and_read(tmp_path: Path) -> None:
     assert len([n for n in os.listdir(tmp_path / "cache") if n.endswith(".index")]) == 2
 
 
+def test_memory_cache_gives_the_uncached_batches(tmp_path: Path) -> None:
+    """``--cache auto`` picks the memory cache by size: it must change speed, never the run."""
+    paths, labels = many(tmp_path)
+
+    def epochs(cache: str | None) -> list[list[tuple[np.ndarray, np.ndarray]]]:
+        ds = make_image_dataset(
+            paths, image_size=SIZE, batch_size=8, targets=labels, training=True, augment=parse_augment("flip,zoom=0.2"),
+            shuffle_seed=5, cache=cache,
+        )
+        return [collect(ds) for _ in range(3)]
+
+    plain, cached = epochs(None), epochs("")
+    orders = [np.concatenate([y for _, y in batches]).tolist() for batches in plain]
+    assert orders[0] != orders[1] != orders[2]  # reshuffled every epoch
+    for plain_epoch, cached_epoch in zip(plain, cached, strict=True):
+        for (x, y), (cx, cy) in zip(plain_epoch, cached_epoch, strict=True):
+            assert np.array_equal(y, cy)
+            np.testing.assert_allclose(x, cx, atol=1e-4)
+
+
 def test_memory_cache(tmp_path: Path) -> None:
     paths, labels = many(tmp_path, 6)
     ds = make_image_dataset(

@@ -268,13 +268,17 @@ def shuffle_plan(
 
     Shared with the frozen-feature cache (``zooft.train.feature_cache``), which shuffles
     feature rows exactly as this pipeline shuffles images, so both paths see the same batches.
+    Without a cache and with one in memory (``""``) the files keep their order and a whole-set
+    buffer shuffles them with the same seed: the same batches, so caching in memory changes
+    the speed of a run, not its result.
     """
-    if cache is None:
+    if not cache:
         return None, n
     # A file cache stores one order forever: make it a random one (class-sorted files would
-    # otherwise give one-class batches), seeded so the same data reuses the same cache file.
+    # otherwise give one-class batches in the bounded buffer below), seeded so the same data
+    # reuses the same cache file.
     order = np.random.default_rng(0 if shuffle_seed is None else shuffle_seed).permutation(n)
-    buffer = n if not cache else max(8 * batch_size, _SHUFFLE_BUFFER_BYTES // (image_size[0] * image_size[1] * 3))
+    buffer = max(8 * batch_size, _SHUFFLE_BUFFER_BYTES // (image_size[0] * image_size[1] * 3))
     return order, min(n, buffer)
 
 
