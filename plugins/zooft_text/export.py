@@ -2,7 +2,7 @@
 
 - ``savedmodel`` converts the trained model itself: raw strings in, tokenizer ops in the graph
   (loading it needs ``tensorflow_text``, listed in the metadata as ``tf_op_libraries``).
-- ``tflite`` and ``onnx`` cannot hold the tokenizer's ops (FACTS.md), so they convert
+- ``tflite`` and ``onnx`` cannot hold the tokenizer's ops (no WordPiece kernels), so they convert
   ``token_ids (int32, (None, L)) -> probabilities``: the backbone's ``encoder`` plus the head.
   With the tflite option ``text_inputs=bert`` the model takes BERT's three int32 inputs ``ids``,
   ``mask`` and ``segment_ids`` instead (keras-hub's ``BertBackbone`` fed directly), the layout

@@ -2,7 +2,7 @@
 
 Conversion always goes Keras -> SavedModel (:func:`zooft.write_saved_model`)
 -> ``TFLiteConverter.from_saved_model``: ``from_concrete_functions`` does not freeze Keras 3
-variables and silently yields a model that outputs NaN (docs/export.md, FACTS.md).
+variables and silently yields a model that outputs NaN (docs/export.md).
 
 Quantization modes (``quantize``):
 

@@ -36,7 +36,7 @@ def preset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def tune_args(preset: Path, data: str, out: Path, *extra: str) -> list[str]:
-    # a tiny random BERT learns a toy task with lr ~3e-3 over ~10 epochs, all layers open (FACTS.md)
+    # a tiny random BERT learns a toy task with lr ~3e-3 over ~10 epochs, all layers open (measured)
     return ["tune", "--backbone", f"bert:{preset}", "--task", "text-classify", "--data", data, "--sequence-length", "24",
             "--epochs", "0", "--fine-tune-epochs", "10", "--fine-tune-lr", "3e-3", "--batch-size", "16",
             "--output", str(out), *extra]
