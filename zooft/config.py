@@ -207,9 +207,10 @@ def _image_cache(value: Any) -> str | None:
     if value is None or value is False:
         return None
     text = str(value).strip()
-    if text.lower() in ("", "none", *FALSE_WORDS):
+    word = text.lower()
+    if word in ("", "none", *FALSE_WORDS):
         return None
-    return text.lower() if text.lower() in ("auto", "memory") else text
+    return word if word in ("auto", "memory") else text
 
 
 #: ``feature_cache`` values: auto (memory or disk by size), memory, disk, off.

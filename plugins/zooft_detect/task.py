@@ -20,7 +20,8 @@ from .boxes import CROWD, DIFFICULT, OBJECT, NMSConfig
 from .options import parse_augment, resolve_options
 
 #: Export formats that keep NMS inside the graph; TFLite builtins have no combined NMS kernel
-#: (measured with TensorFlow 2.21's converter), so TFLite exports raw boxes and scores and NMS runs host-side.
+#: (seen with TensorFlow 2.21's converter), so TFLite exports raw boxes and scores and NMS
+#: runs host-side.
 NMS_IN_GRAPH = ("savedmodel", "onnx")
 
 

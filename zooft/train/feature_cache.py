@@ -123,9 +123,9 @@ def _litert_runner(fn: Any) -> Any:
     """The traced feature function as a LiteRT (TFLite + XNNPACK) signature runner.
 
     The concrete function is frozen (variables become constants) before conversion: converting
-    it with live Keras 3 variables gives a model without weights (measured with TensorFlow 2.21). Measured on the
-    embedded MobileNetV2 (2 cores): ~1.2 s to build, then 3.5-4x TensorFlow's images/s at
-    96 and 224 px, features within ~1e-6.
+    it with live Keras 3 variables gives a model without weights (seen with TensorFlow 2.21).
+    Measured on the embedded MobileNetV2 (2 cores): ~1.2 s to build, then 3.5-4x TensorFlow's
+    images/s at 96 and 224 px, features within ~1e-6.
     """
     import tensorflow as tf
     from ai_edge_litert.interpreter import Interpreter

@@ -85,21 +85,24 @@ class TrainingSession:
 
     def image_cache(self, split: str) -> str | None:
         """The ``cache`` argument of make_image_dataset for ``split``: "" (memory), a path, None."""
-        cache = self.config["cache"]
-        if cache == "auto":
-            return "" if self.image_cache_note.startswith("memory") else None
+        cache = self._image_cache_choice[0]
         if not cache:
             return None
         return "" if cache == "memory" else f"{cache}-{split}"
 
-    @functools.cached_property
+    @property
     def image_cache_note(self) -> str:
         """How decoded images are kept between epochs, and why (timing.json's ``image_cache``)."""
+        return self._image_cache_choice[1]
+
+    @functools.cached_property
+    def _image_cache_choice(self) -> tuple[str | None, str]:
+        """``(--cache with auto decided: "memory", a path prefix or None, its note)``."""
         cache = self.config["cache"]
         if cache != "auto":
-            return {None: "off", "memory": "memory"}.get(cache, f"disk: {cache}")
+            return cache, {None: "off", "memory": "memory"}.get(cache, f"disk: {cache}")
         if self.image_size is None:
-            return "off (auto): the data are not images"
+            return None, "off (auto): the data are not images"
         from ..data.images import auto_cache_in_memory
 
         n = sum(len(examples or []) for examples in self.data.splits.values())
@@ -107,7 +110,7 @@ class TrainingSession:
         size = f"{n:,} images, {needed / 2**20:,.0f} MiB decoded"
         note = f"memory (auto: {size})" if fits else f"off (auto: {size}, over {budget / 2**20:,.0f} MiB)"
         self.console.print(f"image cache: {note}")
-        return note
+        return ("memory" if fits else None), note
 
     def _check_training_data(self) -> None:
         self.n_train = len(self.data.splits.get("train") or [])
