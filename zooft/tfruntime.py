@@ -22,6 +22,12 @@ WARNING lines are turned off (``TF_CPP_MIN_LOG_LEVEL=2``; ERROR lines stay), and
 that TensorFlow's libraries print while they load and probe for CUDA (before that setting
 applies) are filtered out of file descriptor 2 around that import; every other line written
 there is passed on (:func:`filtered_stderr`).
+
+**Start-up.** ``import keras`` also imports scikit-learn (for ``keras.wrappers``) and
+matplotlib's pyplot (for ``keras.visualization``) whenever they are installed, which is a
+large share of Keras's import time; zooft's commands use neither integration (its report draws
+with matplotlib's ``Figure``, not pyplot). The CLI calls :func:`lean_keras`: Keras then imports
+as if the two were absent, and both stay importable for everything else in the process.
 """
 
 from __future__ import annotations
@@ -98,6 +104,21 @@ def quiet() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
     if "tensorflow" not in sys.modules and not any(isinstance(f, _QuietImport) for f in sys.meta_path):
         sys.meta_path.insert(0, _QuietImport())
+
+
+#: modules that Keras imports only for integrations zooft never uses (see the module docstring)
+KERAS_OPTIONAL_IMPORTS = ("sklearn", "matplotlib.pyplot")
+
+
+def lean_keras() -> None:
+    """Make the process's first ``import keras`` skip :data:`KERAS_OPTIONAL_IMPORTS`.
+
+    Only Keras's own import is affected: for its duration each of those modules that is not
+    imported yet reads as absent (Keras then defines its scikit-learn wrappers and image
+    gallery without them, and they raise if called); afterwards ``import sklearn`` and
+    ``import matplotlib.pyplot`` work as usual. No effect once Keras is imported."""
+    if "keras" not in sys.modules and not any(isinstance(f, _LeanKerasImport) for f in sys.meta_path):
+        sys.meta_path.insert(0, _LeanKerasImport())
 
 
 def is_noise(line: str) -> bool:
@@ -187,3 +208,42 @@ class _QuietLoader(importlib.abc.Loader):
             # physical devices only: listing logical ones would initialise the runtime, after
             # which multi-worker collectives and logical-device splits can no longer be set up
             module.config.list_physical_devices("GPU")
+
+
+class _LeanKerasImport(importlib.abc.MetaPathFinder):
+    """Runs the first ``import keras`` with :data:`KERAS_OPTIONAL_IMPORTS` hidden; removes
+    itself once used."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> importlib.machinery.ModuleSpec | None:
+        if name != "keras":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.loader is None:
+            return spec
+        spec.loader = _LeanKerasLoader(spec.loader)
+        return spec
+
+
+class _LeanKerasLoader(importlib.abc.Loader):
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
+        return self.inner.create_module(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        module.__loader__ = self.inner
+        if module.__spec__ is not None:
+            module.__spec__.loader = self.inner
+        # a None entry in sys.modules makes ``import name`` raise ImportError, which Keras
+        # catches for its optional dependencies
+        hidden = [name for name in KERAS_OPTIONAL_IMPORTS if name not in sys.modules]
+        for name in hidden:
+            sys.modules[name] = None  # type: ignore[assignment]
+        try:
+            self.inner.exec_module(module)
+        finally:
+            for name in hidden:
+                if sys.modules.get(name, False) is None:
+                    del sys.modules[name]

@@ -154,3 +154,28 @@ def test_tensorflow_notices_are_filtered_unless_debugging(tmp_path: Path) -> Non
     assert "tf ok" in quiet.stderr and "tf ok" in loud.stderr
     assert not NOISE.search(quiet.stderr + quiet.stdout), quiet.stderr
     assert NOISE.search(loud.stderr), loud.stderr
+
+
+@pytest.mark.slow
+def test_cli_imports_keras_without_its_optional_sklearn_and_pyplot(tmp_path: Path) -> None:
+    """Keras imports scikit-learn and pyplot whenever they are installed (both are in the test
+    environment); after the CLI's set-up, Keras's import skips them and both import normally
+    afterwards."""
+    pytest.importorskip("sklearn")
+    pytest.importorskip("matplotlib")
+    script = textwrap.dedent("""
+        import sys
+        import zooft.cli
+        assert zooft.cli.run(["list-models"]) == 0
+        import keras
+        print("after keras:", sorted(m for m in ("sklearn", "matplotlib.pyplot") if m in sys.modules))
+        from sklearn.linear_model import LogisticRegression
+        import matplotlib.pyplot
+        print("later imports ok:", LogisticRegression.__name__, matplotlib.pyplot.__name__)
+        print("keras works:", float(keras.ops.sum(keras.ops.ones((2, 2)))))
+    """)
+    proc = _run(["-c", script], tmp_path, ZOOFT_HOME=str(tmp_path / "home"))
+    assert proc.returncode == 0, _crashed(proc)
+    assert "after keras: []" in proc.stdout, proc.stdout
+    assert "later imports ok: LogisticRegression matplotlib.pyplot" in proc.stdout
+    assert "keras works: 4.0" in proc.stdout

@@ -24,6 +24,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         # TensorFlow's start-up notices and retracing warnings drown zooft's own output; set
         # before TensorFlow is imported (it is imported lazily by commands)
         tfruntime.quiet()
+    tfruntime.lean_keras()  # start-up: Keras's optional scikit-learn/pyplot imports skipped
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         tfruntime.configure()
