@@ -24,7 +24,7 @@ def _keras_timing(run: Run, batch: int, runs: int, warmup: int = 5) -> dict[str,
     else:
         size = run.input_size or (224, 224)
         x = tf.constant(np.random.default_rng(0).integers(0, 256, (batch, *size, 3)).astype(np.float32))
-    serve = tf.function(lambda images: model(images, training=False))
+    serve = tf.function(lambda images: model(images, training=False), autograph=False)
     for _ in range(warmup):
         serve(x)
     times = []

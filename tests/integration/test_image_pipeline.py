@@ -176,6 +176,38 @@ def test_augmentation_when_training_is_seeded_and_varies(tmp_path: Path) -> None
     assert np.allclose(again[0], augmented[0]) and np.allclose(again[1], augmented[1])
 
 
+def test_pipelines_and_evaluation_skip_autograph(tmp_path: Path, tf: ModuleType) -> None:
+    """zooft's map functions and traced forwards branch with tf.cond/tf.where only, so they are
+    marked for tracing without AutoGraph's source rewrite, a start-up cost of every run. Counted
+    at AutoGraph's conversion entry point; one converted function fails the test."""
+    from unittest import mock
+
+    import keras
+    from tensorflow.python.autograph.impl import api
+
+    from zooft.classification import collect_predictions
+    from zooft.train.feature_cache import _Extractor, _feature_dataset
+
+    rng = np.random.default_rng(2)
+    paths = [save(tmp_path / f"{i}.png", rng.integers(0, 256, (8, 8, 3), dtype=np.uint8), "PNG") for i in range(6)]
+    model = keras.Sequential([keras.Input((*SIZE, 3)), keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(3)])
+    with mock.patch.object(api, "_convert_actual", wraps=api._convert_actual) as convert:
+        for augment in ("none", "flip,rotation=0.1,contrast=0.2"):
+            ds = make_image_dataset(paths, image_size=SIZE, batch_size=4, targets=np.arange(6) % 3, training=True,
+                                    augment=parse_augment(augment), shuffle_seed=0, cache="")
+            collect(ds)
+        plain = make_image_dataset(paths, image_size=SIZE, batch_size=4, targets=np.arange(6) % 3, training=False,
+                                   augment=None, shuffle_seed=None)
+        targets, outputs = collect_predictions(model, plain)
+        features = _Extractor(model, ("pooled",), SIZE, n_images=6, engine="tensorflow").to_memory(plain)
+        rows = list(_feature_dataset(features, targets, batch_size=4, shuffle=(None, 6), seed=0, on_disk=False,
+                                     single="pooled"))
+    assert outputs.shape == (6, 3) and list(targets) == [0, 1, 2, 0, 1, 2]
+    assert features["pooled"].shape == (6, 3) and sum(len(y) for _, y in rows) == 6
+    converted = [getattr(call.args[0], "__qualname__", call.args[0]) for call in convert.call_args_list]
+    assert converted == [], converted
+
+
 def test_on_disk_cache_is_written_and_read(tmp_path: Path) -> None:
     paths, labels = many(tmp_path / "src")
     prefix = str(tmp_path / "cache" / "train")

@@ -326,6 +326,9 @@ def make_image_dataset(
         labels = None if labels is None else labels[order]
     ds = tf.data.Dataset.from_tensor_slices(paths if labels is None else (paths, labels))
 
+    # The map functions below branch with tf.cond/tf.where only: AutoGraph's source rewrite of
+    # them (and of everything they call), done once per pipeline, would be pure start-up cost.
+    @tf.autograph.experimental.do_not_convert
     def decode(path: tf.Tensor, *rest: tf.Tensor) -> Any:
         image = _decode_and_resize(tf.io.read_file(path), size)
         return (image, *rest) if rest else image
@@ -347,6 +350,7 @@ def make_image_dataset(
         seeds = tf.data.Dataset.random(seed=shuffle_seed, rerandomize_each_iteration=True)
         ds = tf.data.Dataset.zip((ds, seeds))
 
+        @tf.autograph.experimental.do_not_convert
         def augment_batch(batch: Any, seed: tf.Tensor) -> Any:
             images, rest = (batch[0], tuple(batch[1:])) if isinstance(batch, tuple) else (batch, ())
             images = augmenter(tf.cast(images, tf.float32), tf.stack([seed, tf.constant(0, tf.int64)]))
@@ -354,6 +358,7 @@ def make_image_dataset(
 
         ds = ds.map(augment_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     else:
+        @tf.autograph.experimental.do_not_convert
         def to_float(images: tf.Tensor, *rest: tf.Tensor) -> Any:
             images = tf.cast(images, tf.float32)
             return (images, *rest) if rest else images

@@ -53,7 +53,7 @@ def recalibrate_batchnorm(model: Any, dataset: Any, *, strategy: Any = None, bat
     def step(inputs: Any) -> None:
         model(inputs, training=True)  # training mode updates the moving statistics, nothing else
 
-    @tf.function(reduce_retracing=True)
+    @tf.function(reduce_retracing=True, autograph=False)
     def forward(inputs: Any) -> None:
         strategy.run(step, args=(inputs,))
 

@@ -163,8 +163,10 @@ class _Extractor:
             out = out if isinstance(out, dict) else {"pooled": out}
             return tuple(tf.cast(out[name], tf.float32) for name in names)  # in ``names`` order
 
-        # one trace for every batch size (the last batch is partial): tracing costs seconds
-        self.fn = tf.function(features, input_signature=[tf.TensorSpec([None, *image_size, 3], tf.float32, name="images")])
+        # one trace for every batch size (the last batch is partial): tracing costs seconds;
+        # no AutoGraph (plain calls, nothing to rewrite)
+        self.fn = tf.function(features, input_signature=[tf.TensorSpec([None, *image_size, 3], tf.float32, name="images")],
+                              autograph=False)
         self.engine = "TensorFlow"
         self.reason = ""
         self._runner = None
@@ -268,6 +270,7 @@ def _feature_dataset(features: dict[str, np.ndarray], targets: Any, *, batch_siz
             back = np.argsort(order)
             return [np.asarray(features[name][rows])[back] for name in names]
 
+        @tf.autograph.experimental.do_not_convert
         def gather(idx: Any) -> Any:
             values = tf.numpy_function(read, [idx], [tf.float32] * len(names), stateful=False)
             out = {}
@@ -278,9 +281,11 @@ def _feature_dataset(features: dict[str, np.ndarray], targets: Any, *, batch_siz
     else:
         tables = {name: tf.constant(array) for name, array in features.items()}
 
+        @tf.autograph.experimental.do_not_convert
         def gather(idx: Any) -> Any:
             return {name: tf.gather(table, idx) for name, table in tables.items()}, tf.gather(target_table, idx)
 
+    @tf.autograph.experimental.do_not_convert
     def select(x: Any, y: Any) -> Any:
         return (x[single] if single else x), y
 
