@@ -8,7 +8,9 @@ backbone, pretrained by us on ``render_pretrain_image`` (scripts/pretraining/sha
 2. trains ``Rescaling(1/127.5, -1) → MobileNetV2 → GlobalAveragePooling2D → Dense(softmax)``
    with Adam (batch 64, warm-up + cosine learning rate, random 90° rotations/mirroring of the
    classes that allow it, progressive resizing 48 → 64 → 96 px) for a fixed number of steps or,
-   with ``--steps 0``, as many steps as fit in ``--minutes``,
+   with ``--steps 0``, as many steps as fit in ``--minutes``; ``--thumbnail-weight`` adds a
+   second loss, a linear decoder from the pooled features to a grey thumbnail of the input,
+   which keeps the image's layout in those features; ``--init`` continues from a weight file,
 3. re-estimates the BatchNorm moving statistics exactly ("precise BN") with frozen weights,
 4. evaluates top-1 accuracy on freshly generated held-out images (inference mode) and a
    linear-probe transfer check on sklearn's 8x8 digits upsampled to 96x96,
@@ -153,6 +155,31 @@ def build(n_classes: int, bn_momentum: float) -> tuple[Any, Any]:
     return base, keras.Model(inputs, outputs, name=f"{NAME}_pretrain")
 
 
+def with_thumbnail_head(model: Any, size: int) -> Any:
+    """The classifier plus a linear decoder from the pooled features to a size x size thumbnail.
+
+    Classification alone lets the pooled features forget where the ink is (the digits linear
+    probe of a trained backbone only tied a random one's); asking the same 1,280 numbers to
+    reconstruct a coarse grey picture of the input keeps the image's layout in them.
+    """
+    import keras
+
+    pooled = model.get_layer("gap").output
+    thumb = keras.layers.Dense(size * size, name="thumbnail")(pooled)
+    return keras.Model(model.inputs, {"shapes": model.outputs[0], "thumbnail": thumb},
+                       name=f"{NAME}_pretrain_thumbnail")
+
+
+def thumbnails(x: np.ndarray, size: int) -> np.ndarray:
+    """Grey size x size area-averaged thumbnails of a float batch in [0, 255], scaled to [-1, 1]."""
+    n, res = x.shape[0], x.shape[1]
+    if res % size:
+        raise ValueError(f"image size {res} is not a multiple of the thumbnail size {size}")
+    k = res // size
+    grey = x.mean(axis=-1).reshape(n, size, k, size, k).mean(axis=(2, 4))
+    return (grey / 127.5 - 1.0).reshape(n, size * size).astype("float32")
+
+
 def set_bn_momentum(base: Any, momentum: float) -> None:
     import keras
 
@@ -246,6 +273,15 @@ def write_card(path: Path, r: dict[str, Any]) -> None:
     classes = ", ".join(f"`{c}`" for c in r["classes"])
     stages = ", then ".join(f"{n:,} steps on images downsampled to {res}x{res}"
                             if res != SIZE else f"{n:,} steps at 96x96" for res, n in r["stages"])
+    training_start = (f"- Started from an earlier weight file (sha256 `{r['init_sha256']}`), "
+                      "not from a random initialisation; a new classification head.\n") if r["init_sha256"] else ""
+    thumbnail = (f"- A second, linear head decoded a grey {r['thumbnail_size']}x{r['thumbnail_size']} "
+                 "thumbnail of each input from the same pooled features (mean squared error, "
+                 f"weight {r['thumbnail_weight']:g} next to the classification loss), so that the "
+                 "pooled features keep where the image's light and dark parts are.\n"
+                 ) if r["thumbnail_weight"] else ""
+    reproduce_init = ("\n`--init` names the earlier weight file above (its own card, in this "
+                      "file's git history, gives its command).\n") if r["init_sha256"] else ""
     text = f"""# Model card: `{NAME}`
 
 The small backbone that zooft embeds so that fine-tuning works offline, out of the box.
@@ -286,7 +322,7 @@ greyscale (35 %) and inversion (10 %). No digits or demo-set classes are drawn.
   90° rotations and mirroring (except the upright glyphs and letters); {r["steps"]:,} steps of batch {r["batch_size"]}
   ({r["steps"] * r["batch_size"]:,} samples, {r["epochs"]:.1f} passes over the pool).
   Progressive resizing (small images make early steps cheaper): {stages}.
-- Optimiser: Adam, peak learning rate {r["lr"]}, {r["warmup"]} warm-up steps then cosine decay.
+{training_start}{thumbnail}- Optimiser: Adam, peak learning rate {r["lr"]}, {r["warmup"]} warm-up steps then cosine decay.
 - BatchNorm: momentum lowered to {r["bn_momentum"]} while training, then the moving statistics
   were recomputed exactly over {r["precise_bn_batches"]} batches of training images with frozen
   weights ("precise BN"), and the momentum restored to 0.999.
@@ -309,8 +345,9 @@ pretraining task only; the digits probe measures transfer to real (hand-written)
 ## Reproduce
 
 ```bash
-python scripts/pretrain_embedded.py --seed {r["seed"]} --steps {r["steps"]} --minutes 0 --pool-images {r["pool_images"]}
+python scripts/pretrain_embedded.py {r["command"]}
 ```
+{reproduce_init}
 
 (`--steps 0 --minutes M`, the default mode, fits the number of steps to a wall-clock budget.)
 Bitwise-identical weights need the same library versions and CPU kernels.
@@ -356,6 +393,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     p.add_argument("--init", type=Path, default=None,
                    help="start from these backbone weights (.weights.h5) instead of a random initialisation")
+    p.add_argument("--thumbnail-weight", type=float, default=0.0,
+                   help="weight of an auxiliary loss: reconstruct a grey thumbnail of the input "
+                        "from the pooled features (0 = classification only)")
+    p.add_argument("--thumbnail-size", type=int, default=16,
+                   help="thumbnail side in pixels; every stage's image size must be a multiple")
     p.add_argument("--weights-dir", type=Path, default=REPO / "zooft" / "weights")
     p.add_argument("--card", type=Path, default=REPO / "docs" / "models" / f"{NAME}.md")
     args = p.parse_args(argv)
@@ -397,7 +439,16 @@ def train(args: argparse.Namespace, model: Any, pool_x: np.ndarray,
     import keras
 
     opt = keras.optimizers.Adam(learning_rate=args.lr)
-    model.compile(optimizer=opt, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    thumb = args.thumbnail_weight > 0
+    if thumb:
+        model = with_thumbnail_head(model, args.thumbnail_size)
+        model.compile(optimizer=opt,
+                      loss={"shapes": "sparse_categorical_crossentropy", "thumbnail": "mse"},
+                      loss_weights={"shapes": 1.0, "thumbnail": args.thumbnail_weight},
+                      metrics={"shapes": ["accuracy"]})
+    else:
+        model.compile(optimizer=opt, loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
     rng = np.random.default_rng([args.seed, 99])
     budget = args.minutes * 60 if args.minutes > 0 else float("inf")
     auto = args.steps <= 0
@@ -408,7 +459,7 @@ def train(args: argparse.Namespace, model: Any, pool_x: np.ndarray,
     done = [0] * len(args.stages)
     t0 = time.time()
     t_cal = t0
-    loss_sum = acc_sum = 0.0
+    loss_sum = acc_sum = thumb_sum = 0.0
     step = 0
     while step < total:
         if time.time() - t0 > budget:
@@ -421,7 +472,14 @@ def train(args: argparse.Namespace, model: Any, pool_x: np.ndarray,
         opt.learning_rate.assign(lr_at(step, total, args.lr, args.warmup))
         idx = rng.integers(0, len(pool_x), args.batch_size)
         x = dihedral(shrink(pool_x[idx], res), INVARIANT[pool_y[idx]], rng).astype("float32")
-        loss, acc = model.train_on_batch(x, pool_y[idx])
+        if thumb:
+            out = model.train_on_batch(
+                x, {"shapes": pool_y[idx], "thumbnail": thumbnails(x, args.thumbnail_size)},
+                return_dict=True)
+            loss, acc = out["loss"], out["shapes_accuracy"]
+            thumb_sum += float(out["thumbnail_loss"])
+        else:
+            loss, acc = model.train_on_batch(x, pool_y[idx])
         loss_sum, acc_sum = loss_sum + float(loss), acc_sum + float(acc)
         done[stage] += 1
         step += 1
@@ -438,8 +496,9 @@ def train(args: argparse.Namespace, model: Any, pool_x: np.ndarray,
         if step % 100 == 0:
             log(f"step {step}/{total} loss {loss_sum / 100:.3f} acc {acc_sum / 100:.3f} "
                 f"lr {float(opt.learning_rate.numpy()):.2e} {res}px "
-                f"elapsed {time.time() - t0:.0f}s")
-            loss_sum = acc_sum = 0.0
+                + (f"thumbnail mse {thumb_sum / 100:.4f} " if thumb else "")
+                + f"elapsed {time.time() - t0:.0f}s")
+            loss_sum = acc_sum = thumb_sum = 0.0
     return step, done, time.time() - t0
 
 
@@ -460,14 +519,15 @@ def main(argv: list[str] | None = None) -> int:
     keras.utils.set_random_seed(args.seed)
     base, model = build(n_cls, args.bn_momentum)
     log(f"backbone parameters: {base.count_params():,}")
-    if args.init:
-        base.load_weights(str(args.init))  # continue from these backbone weights (a new head)
-        log(f"backbone initialised from {args.init}")
-
     digits = {m: digits_96(m) for m in ("bilinear", "nearest")}
     random_probe = linear_probe(features(base, digits["bilinear"][0]), digits["bilinear"][1],
                                 args.seed)
     log(f"digits linear probe with the random-init backbone: {random_probe:.3f}")
+    init_sha = None
+    if args.init:
+        base.load_weights(str(args.init))  # continue from these backbone weights (a new head)
+        init_sha = sha256_of(args.init)
+        log(f"backbone initialised from {args.init} (sha256 {init_sha})")
 
     steps, stage_steps, seconds = train(args, model, pool_x, pool_y)
     log(f"trained {steps} steps in {seconds:.0f}s")
@@ -529,6 +589,10 @@ def main(argv: list[str] | None = None) -> int:
         "stages": [(r, n) for (r, _), n in zip(args.stages, stage_steps)],
         "precise_bn_batches": args.precise_bn_batches,
         "render_seconds": render_seconds,
+        "init_sha256": init_sha,
+        "thumbnail_weight": args.thumbnail_weight,
+        "thumbnail_size": args.thumbnail_size,
+        "command": " ".join(sys.argv[1:] if argv is None else argv),
         "machine": machine(),
         "tf_version": tf.__version__,
         "keras_version": keras.__version__,
