@@ -14,6 +14,7 @@ from zooft.train.schedule import (
     MIN_DELTA,
     describe,
     phases_of,
+    selection_key,
     track_phase_best,
 )
 
@@ -102,3 +103,41 @@ def test_warm_up_epochs_neither_set_the_best_nor_count_as_stale() -> None:
     assert own == {"phase": "fine-tune", "value": 0.30, "stale": 3}
     # half an epoch of warm-up ends inside epoch 1, which counts
     assert track_phase_best(None, "fine-tune", 1, 0.3, warmup_epochs=0.5)["value"] == 0.3
+
+
+def test_the_kept_weights_are_the_most_accurate_on_validation_then_the_lowest_loss() -> None:
+    head = {"loss": 0.28, "val_loss": 0.78, "val_accuracy": 0.70}
+    confident = {"loss": 0.09, "val_loss": 0.94, "val_accuracy": 0.84}  # fine-tuned: more right, more sure
+    assert selection_key(confident) > selection_key(head)
+    # equal accuracy: the lower loss wins
+    assert selection_key({"val_loss": 0.5, "val_accuracy": 0.9}) > selection_key({"val_loss": 0.6, "val_accuracy": 0.9})
+    # no accuracy (e.g. detection), or no validation data: the lower loss wins
+    assert selection_key({"val_loss": 0.5}) > selection_key({"val_loss": 0.6})
+    assert selection_key({"loss": 0.5, "accuracy": 0.1}) > selection_key({"loss": 0.6, "accuracy": 0.9})
+    assert selection_key({"accuracy": 0.9}) is None
+
+
+def test_a_run_keeps_the_more_accurate_fine_tuned_weights_and_early_stopping_still_watches_the_loss() -> None:
+    """The session's bookkeeping per committed epoch (what ``state.json`` says and which epoch
+    the checkpoint store saves as the best), without TensorFlow."""
+    from zooft.train.session import TrainingSession
+
+    class Store:
+        def __init__(self) -> None:
+            self.saved_as_best: list[tuple[str, int]] = []
+
+        def commit_epoch(self, model: object, state: dict, phase: str, epoch: int, *, best: bool = False) -> None:
+            if best:
+                self.saved_as_best.append((phase, epoch))
+
+    session = object.__new__(TrainingSession)
+    session.state = {"epochs_done": {}, "history": {"phases": []}, "best": None}
+    session.store, session.model, session.keep_best, session.phase_warmup_epochs = Store(), None, True, 0.0
+    epochs = [("head", 1, 0.90, 0.60), ("head", 2, 0.78, 0.70), ("head", 3, 0.80, 0.70),
+              ("fine-tune", 1, 1.01, 0.67), ("fine-tune", 2, 0.94, 0.84), ("fine-tune", 3, 0.96, 0.84)]
+    for phase, epoch, val_loss, val_accuracy in epochs:
+        session._on_commit(phase, epoch, {"loss": 0.3, "val_loss": val_loss, "val_accuracy": val_accuracy})
+    assert session.state["best"] == {"value": 0.94, "phase": "fine-tune", "epoch": 2, "accuracy": 0.84}
+    assert session.store.saved_as_best == [("head", 1), ("head", 2), ("fine-tune", 2)]
+    # --early-stopping: four epochs since the lowest val_loss (head epoch 2)
+    assert session.state["stale"] == 4 and session.state["lowest_loss"] == 0.78

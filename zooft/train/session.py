@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import time
 from typing import Any
 
@@ -13,7 +14,7 @@ from ..specs import ModelSpec
 from .checkpoint import CheckpointStore, load_weights, restore_optimizer
 from ..task import check_backbone, describe_targets
 from .devices import choose_precision, choose_strategy, make_strategy, query_devices
-from .schedule import MIN_DELTA, track_phase_best
+from .schedule import MIN_DELTA, selection_key, track_phase_best
 
 
 class TrainingSession:
@@ -174,13 +175,23 @@ class TrainingSession:
         self._phase_history(phase).append(record)
         self.state["epochs_done"][phase] = epoch
         monitor = record.get("val_loss", record.get("loss"))
-        best = self.state.get("best")
-        improved = monitor is not None and (best is None or monitor < best["value"] - 1e-7)
-        if improved:
-            self.state["best"] = {"value": monitor, "phase": phase, "epoch": epoch}
+        # --early-stopping counts epochs without a lower loss
+        lowest = self.state.get("lowest_loss", (self.state.get("best") or {}).get("value"))
+        if monitor is not None and (lowest is None or monitor < lowest - 1e-7):
+            self.state["lowest_loss"] = monitor
             self.state["stale"] = 0
         else:
             self.state["stale"] = self.state.get("stale", 0) + 1
+        # the weights kept are the best by selection_key; state.json's "best" holds its loss
+        # ("value") and, where ranked by it, its validation accuracy
+        key = selection_key(record)
+        best = self.state.get("best")
+        best_key = selection_key({"val_loss": best["value"], "val_accuracy": best.get("accuracy")}) if best else None
+        improved = key is not None and (best_key is None or key > best_key)
+        if improved:
+            self.state["best"] = {"value": monitor, "phase": phase, "epoch": epoch}
+            if key[0] != -math.inf:
+                self.state["best"]["accuracy"] = key[0]
         self.state["phase_best"] = track_phase_best(self.state.get("phase_best"), phase, epoch, monitor,
                                                     warmup_epochs=self.phase_warmup_epochs)
         self.store.commit_epoch(self.model, self.state, phase, epoch, best=improved and self.keep_best)
@@ -249,7 +260,9 @@ class TrainingSession:
         if self.keep_best and self.store.best_path().is_file():
             load_weights(self.model, self.store.best_path())
             best = self.state["best"]
-            self.console.print(f"restored best weights: {best['phase']} epoch {best['epoch']} ({self._monitor_name()} {best['value']:.4f})")
+            accuracy = f"val_accuracy {best['accuracy']:.4f}, " if "accuracy" in best else ""
+            self.console.print(f"restored best weights: {best['phase']} epoch {best['epoch']} "
+                               f"({accuracy}{self._monitor_name()} {best['value']:.4f})")
         if self.config["weights"] == "none":
             self._recalibrate_batchnorm()
 
