@@ -115,7 +115,6 @@ def track_phase_best(own: dict[str, Any] | None, phase: str, epoch: int, monitor
     return own
 
 
-
 def selection_key(record: dict[str, Any]) -> tuple[float, float] | None:
     """How an epoch ranks for the weights a run keeps (larger is better), or None without a loss.
 
