@@ -41,8 +41,8 @@ import platform
 import re
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from types import ModuleType
 from typing import Any
 
@@ -102,8 +102,8 @@ def quiet() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     for name in ("tensorflow", "tf2onnx", "absl"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    if "tensorflow" not in sys.modules and not any(isinstance(f, _QuietImport) for f in sys.meta_path):
-        sys.meta_path.insert(0, _QuietImport())
+    # whoever imports TensorFlow first (zooft, keras, a plugin), its notices are filtered
+    _install_first_import_hook("tensorflow", _quiet_tensorflow_import)
 
 
 #: modules that Keras imports only for integrations zooft never uses (see the module docstring)
@@ -117,8 +117,7 @@ def lean_keras() -> None:
     imported yet reads as absent (Keras then defines its scikit-learn wrappers and image
     gallery without them, and they raise if called); afterwards ``import sklearn`` and
     ``import matplotlib.pyplot`` work as usual. No effect once Keras is imported."""
-    if "keras" not in sys.modules and not any(isinstance(f, _LeanKerasImport) for f in sys.meta_path):
-        sys.meta_path.insert(0, _LeanKerasImport())
+    _install_first_import_hook("keras", _without_keras_optional_imports)
 
 
 def is_noise(line: str) -> bool:
@@ -174,76 +173,72 @@ def quiet_interpreter(factory: Any) -> Any:
     return create
 
 
-class _QuietImport(importlib.abc.MetaPathFinder):
-    """Runs the first ``import tensorflow`` inside :func:`filtered_stderr`, followed by the
-    CUDA probe (``list_physical_devices``, which prints the ``cuInit`` line on machines
-    without a GPU driver); removes itself once used. Whoever imports TensorFlow first (zooft,
-    keras, a plugin), the notices are filtered."""
+class _FirstImportHook(importlib.abc.MetaPathFinder):
+    """Runs the first import of module ``name`` inside ``around(module)`` (a context manager
+    around the module's execution); removes itself once used, whoever imports it first (zooft,
+    keras, a plugin)."""
+
+    def __init__(self, name: str, around: Callable[[ModuleType], AbstractContextManager[None]]) -> None:
+        self.name, self.around = name, around
 
     def find_spec(self, name: str, path: Any = None, target: Any = None) -> importlib.machinery.ModuleSpec | None:
-        if name != "tensorflow":
+        if name != self.name:
             return None
         sys.meta_path.remove(self)
         spec = importlib.util.find_spec(name)
         if spec is None or spec.loader is None:
             return spec
-        spec.loader = _QuietLoader(spec.loader)
+        spec.loader = _HookedLoader(spec.loader, self.around)
         return spec
 
 
-class _QuietLoader(importlib.abc.Loader):
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
+def _install_first_import_hook(name: str, around: Callable[[ModuleType], AbstractContextManager[None]]) -> None:
+    """Put a :class:`_FirstImportHook` first on ``sys.meta_path`` unless ``name`` is imported
+    or the same hook is already waiting."""
+    if name in sys.modules or any(isinstance(f, _FirstImportHook) and f.around is around for f in sys.meta_path):
+        return
+    sys.meta_path.insert(0, _FirstImportHook(name, around))
+
+
+class _HookedLoader(importlib.abc.Loader):
+    def __init__(self, inner: Any, around: Callable[[ModuleType], AbstractContextManager[None]]) -> None:
+        self.inner, self.around = inner, around
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
         return self.inner.create_module(spec)
 
     def exec_module(self, module: ModuleType) -> None:
-        # the module keeps TensorFlow's own loader (resource readers and reloads use it)
+        # the module keeps its own loader (resource readers and reloads use it)
         module.__loader__ = self.inner
         if module.__spec__ is not None:
             module.__spec__.loader = self.inner
-        with filtered_stderr():
+        with self.around(module):
             self.inner.exec_module(module)
-            # physical devices only: listing logical ones would initialise the runtime, after
-            # which multi-worker collectives and logical-device splits can no longer be set up
-            module.config.list_physical_devices("GPU")
 
 
-class _LeanKerasImport(importlib.abc.MetaPathFinder):
-    """Runs the first ``import keras`` with :data:`KERAS_OPTIONAL_IMPORTS` hidden; removes
-    itself once used."""
-
-    def find_spec(self, name: str, path: Any = None, target: Any = None) -> importlib.machinery.ModuleSpec | None:
-        if name != "keras":
-            return None
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(name)
-        if spec is None or spec.loader is None:
-            return spec
-        spec.loader = _LeanKerasLoader(spec.loader)
-        return spec
+@contextmanager
+def _quiet_tensorflow_import(module: ModuleType) -> Iterator[None]:
+    """TensorFlow's import inside :func:`filtered_stderr`, followed by the CUDA probe
+    (``list_physical_devices``, which prints the ``cuInit`` line on machines without a GPU
+    driver)."""
+    with filtered_stderr():
+        yield
+        # physical devices only: listing logical ones would initialise the runtime, after
+        # which multi-worker collectives and logical-device splits can no longer be set up
+        module.config.list_physical_devices("GPU")
 
 
-class _LeanKerasLoader(importlib.abc.Loader):
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-
-    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
-        return self.inner.create_module(spec)
-
-    def exec_module(self, module: ModuleType) -> None:
-        module.__loader__ = self.inner
-        if module.__spec__ is not None:
-            module.__spec__.loader = self.inner
-        # a None entry in sys.modules makes ``import name`` raise ImportError, which Keras
-        # catches for its optional dependencies
-        hidden = [name for name in KERAS_OPTIONAL_IMPORTS if name not in sys.modules]
+@contextmanager
+def _without_keras_optional_imports(module: ModuleType) -> Iterator[None]:
+    """Keras's import with :data:`KERAS_OPTIONAL_IMPORTS` reading as absent: a None entry in
+    ``sys.modules`` makes ``import name`` raise ImportError, which Keras catches for its
+    optional dependencies. The entries are removed afterwards."""
+    hidden = [name for name in KERAS_OPTIONAL_IMPORTS if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
         for name in hidden:
-            sys.modules[name] = None  # type: ignore[assignment]
-        try:
-            self.inner.exec_module(module)
-        finally:
-            for name in hidden:
-                if sys.modules.get(name, False) is None:
-                    del sys.modules[name]
+            if sys.modules.get(name, False) is None:
+                del sys.modules[name]
