@@ -30,6 +30,7 @@ import json
 import math
 import os
 import platform
+import shlex
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -592,7 +593,7 @@ def main(argv: list[str] | None = None) -> int:
         "init_sha256": init_sha,
         "thumbnail_weight": args.thumbnail_weight,
         "thumbnail_size": args.thumbnail_size,
-        "command": " ".join(sys.argv[1:] if argv is None else argv),
+        "command": shlex.join(sys.argv[1:] if argv is None else argv),
         "machine": machine(),
         "tf_version": tf.__version__,
         "keras_version": keras.__version__,
