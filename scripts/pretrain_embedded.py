@@ -404,6 +404,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.steps <= 0 and args.minutes <= 0:
         p.error("give --steps, --minutes, or both")
+    if args.thumbnail_weight > 0 and any(res % args.thumbnail_size for res, _ in args.stages):
+        # checked here, not at the first training step after minutes of rendering
+        p.error(f"--thumbnail-size {args.thumbnail_size} must divide every --stages image size "
+                f"({', '.join(str(res) for res, _ in args.stages)})")
     return args
 
 
