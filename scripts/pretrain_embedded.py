@@ -343,6 +343,18 @@ greyscale (35 %) and inversion (10 %). No digits or demo-set classes are drawn.
 The held-out images come from the same generator with other seeds, so that number measures the
 pretraining task only; the digits probe measures transfer to real (hand-written) images.
 
+## Transfer to held-out real images vs a random initialisation
+
+Not measured by this script: a shipped file's card records, on the held-out sets of
+`scripts/bench/heldout.py` (digits and textures), its linear probe against three random
+initialisations and its fine-tuning against `--weights none`:
+
+```bash
+python scripts/bench/embedded_probe.py --weights new=zooft/weights/{NAME}.weights.h5 --random-seeds 0,1,2
+python scripts/bench/embedded_transfer.py --label new --seeds 0,1,2
+python scripts/bench/embedded_transfer.py --label random --weights none --seeds 0,1,2
+```
+
 ## Reproduce
 
 ```bash

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -112,3 +113,25 @@ def test_run_all_has_every_benchmark_of_the_issue() -> None:
                  "latency.py", "memory.py"):
         assert name in scripts
     assert all((BENCH / name).is_file() for name in scripts)
+
+
+def _default_and_check(data: str, seed: int, with_cache: float, without: float) -> list[dict]:
+    timing = {"phase_wall_seconds": {"head": with_cache}, "epochs_run": {"head": 9}, "feature_extraction_seconds": 3.0}
+    return [{"data": data, "seed": seed, "config": "default", "flags": "", "accuracy": 0.9, "seconds": 40.0,
+             "timing": {**timing, "epochs_run": {"head": 9, "fine-tune": 4}}},
+            {"data": data, "seed": seed, "config": "head without cache", "flags": "--no-feature-cache", "accuracy": 0.5,
+             "seconds": 30.0, "timing": {"phase_wall_seconds": {"head": without}, "epochs_run": {"head": 9}}}]
+
+
+def test_defaults_benchmark_reports_the_cache_ratio_of_every_seed_and_its_median(tmp_path: Path) -> None:
+    rows = [*_default_and_check("textures", 0, 8.0, 24.0), *_default_and_check("textures", 1, 4.0, 24.0),
+            *_default_and_check("textures", 2, 5.0, 25.0)]
+    defaults = bench_module("defaults")
+    table = defaults.cache_summary([(rows[i], rows[i + 1]) for i in range(0, len(rows), 2)])
+    assert "| textures | 0 | 9, 8.0 (3.0) | 9, 24.0 | 3.0× |" in table
+    assert "| textures | median of 3 | | | **5.0×** |" in table  # ratios 3, 6, 5
+    results = tmp_path / "results.jsonl"
+    results.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    out = _script("defaults.py", "--summarize", str(results))
+    assert "**5.0×**" in out
+    assert "head without cache" not in out.split("Head phase of each default run")[0]  # not a configuration row

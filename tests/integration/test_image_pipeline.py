@@ -208,6 +208,22 @@ def test_pipelines_and_evaluation_skip_autograph(tmp_path: Path, tf: ModuleType)
     assert converted == [], converted
 
 
+def test_pipelines_run_without_the_tf_data_autotuning_thread(tmp_path: Path) -> None:
+    """Freeing an iterator waited ~1 s for that thread in one pass in three (BENCHMARKS.md)."""
+    from zooft.train.feature_cache import _feature_dataset
+
+    rng = np.random.default_rng(3)
+    paths = [save(tmp_path / f"{i}.png", rng.integers(0, 256, (8, 8, 3), dtype=np.uint8), "PNG") for i in range(4)]
+    pipelines = [make_image_dataset(paths, image_size=SIZE, batch_size=2, targets=np.arange(4) % 2, training=training,
+                                    augment=parse_augment(augment), shuffle_seed=0, cache=cache)
+                 for training, augment, cache in ((True, "flip", None), (True, "none", ""), (False, "none", None))]
+    pipelines.append(_feature_dataset({"pooled": rng.random((4, 3), dtype=np.float32)}, np.arange(4) % 2, batch_size=2,
+                                      shuffle=(None, 4), seed=0, on_disk=False, single="pooled"))
+    for ds in pipelines:
+        assert ds.options().autotune.enabled is False and ds.options().deterministic is True
+        assert sum(len(batch[1]) for batch in ds) == 4
+
+
 def test_on_disk_cache_is_written_and_read(tmp_path: Path) -> None:
     paths, labels = many(tmp_path / "src")
     prefix = str(tmp_path / "cache" / "train")

@@ -282,6 +282,22 @@ def shuffle_plan(
     return order, min(n, buffer)
 
 
+def pipeline_options() -> tf.data.Options:
+    """The ``tf.data.Options`` of every zooft pipeline: deterministic order, no autotuning.
+
+    No autotuning thread: freeing an iterator that had run for a second or more waited about
+    1 s for that thread in one case in three (TensorFlow 2.21; BENCHMARKS.md, "tf.data
+    autotuning"), and Keras frees one per pass over the data (every epoch, every validation).
+    Without it, ``AUTOTUNE`` parallelism starts at, and stays at, the number of cores.
+    """
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.deterministic = True
+    options.autotune.enabled = False
+    return options
+
+
 def make_image_dataset(
     examples: Sequence[Example | str | os.PathLike[str]],
     *,
@@ -364,8 +380,7 @@ def make_image_dataset(
             return (images, *rest) if rest else images
 
         ds = ds.map(to_float, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    options = tf.data.Options()
-    options.deterministic = True
+    options = pipeline_options()
     # a list of paths cannot be sharded by file across workers; shard the elements instead
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return ds.with_options(options).prefetch(tf.data.AUTOTUNE)

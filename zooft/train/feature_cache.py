@@ -248,6 +248,8 @@ def _feature_dataset(features: dict[str, np.ndarray], targets: Any, *, batch_siz
     """
     import tensorflow as tf
 
+    from ..data.images import pipeline_options
+
     n = len(next(iter(features.values())))
     index = np.arange(n)
     ds = None
@@ -290,7 +292,7 @@ def _feature_dataset(features: dict[str, np.ndarray], targets: Any, *, batch_siz
         return (x[single] if single else x), y
 
     ds = ds.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).map(select)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    return ds.with_options(pipeline_options()).prefetch(tf.data.AUTOTUNE)
 
 
 def build_plan(session: Any, phase: Any) -> FeaturePlan | None:
