@@ -288,7 +288,8 @@ def pipeline_options() -> tf.data.Options:
     No autotuning thread: freeing an iterator that had run for a second or more waited about
     1 s for that thread in one case in three (TensorFlow 2.21; BENCHMARKS.md, "tf.data
     autotuning"), and Keras frees one per pass over the data (every epoch, every validation).
-    Without it, ``AUTOTUNE`` parallelism starts at, and stays at, the number of cores.
+    Without it, ``AUTOTUNE`` parallelism stays at TensorFlow's starting value, and a pass over
+    the data measured as fast as with it.
     """
     import tensorflow as tf
 
