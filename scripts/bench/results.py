@@ -25,6 +25,13 @@ def append_section(section: str) -> None:
         handle.write(section)
 
 
+def publish(section: str, *, write: bool) -> None:
+    """Print ``section`` and, unless ``write`` is false (``--no-write``), append it to BENCHMARKS.md."""
+    print(section)
+    if write:
+        append_section(section)
+
+
 def _cpu_busy(seconds: float = 2.0) -> float | None:
     """The fraction of CPU time spent busy over the next ``seconds`` (Linux /proc/stat), or None."""
     import time

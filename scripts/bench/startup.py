@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from results import append_section, machine_line  # noqa: E402
+from results import machine_line, publish  # noqa: E402
 
 COMMANDS = {
     "zooft list-models": [sys.executable, "-m", "zooft", "list-models"],
@@ -49,9 +49,7 @@ def main() -> None:
 
 Command: `.venv/bin/python scripts/bench/startup.py --runs {args.runs}`
 """
-    print(section)
-    if not args.no_write:
-        append_section(section)
+    publish(section, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from datasets import write_any  # noqa: E402
-from results import append_section, load_note, machine_line  # noqa: E402
+from results import load_note, machine_line, publish  # noqa: E402
 
 
 def main() -> None:
@@ -85,9 +85,7 @@ def main() -> None:
 
 Command: `.venv/bin/python scripts/bench/tfdata_autotune.py --passes {args.passes}`
 """
-    print(section)
-    if not args.no_write:
-        append_section(section)
+    publish(section, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -209,7 +209,7 @@ def test_pipelines_and_evaluation_skip_autograph(tmp_path: Path, tf: ModuleType)
 
 
 def test_pipelines_run_without_the_tf_data_autotuning_thread(tmp_path: Path) -> None:
-    """Freeing an iterator waited ~1 s for that thread in one pass in three (BENCHMARKS.md)."""
+    """With it, freeing an iterator sometimes waited ~1.2 s for that thread (BENCHMARKS.md)."""
     from zooft.train.feature_cache import _feature_dataset
 
     rng = np.random.default_rng(3)
