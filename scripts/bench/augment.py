@@ -23,7 +23,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from datasets import KINDS, write_dataset  # noqa: E402
-from results import append_section, load_note, machine_line  # noqa: E402
+from results import load_note, machine_line, publish  # noqa: E402
 
 
 def keras_layers(settings: dict) -> object:
@@ -113,9 +113,7 @@ contrast 0.1); {args.rounds} alternating rounds of {args.epochs} epochs, no mode
 
 Command: `.venv/bin/python scripts/bench/augment.py --data {args.data} --rounds {args.rounds} --epochs {args.epochs}`
 """
-    print(section)
-    if not args.no_write:
-        append_section(section)
+    publish(section, write=not args.no_write)
 
 
 if __name__ == "__main__":

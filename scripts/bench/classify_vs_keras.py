@@ -28,7 +28,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from datasets import KINDS, write_dataset  # noqa: E402
-from results import append_section, load_note, machine_line  # noqa: E402
+from results import load_note, machine_line, publish  # noqa: E402
 
 
 def _timed(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, str]:
@@ -141,9 +141,7 @@ Command: `.venv/bin/python scripts/bench/classify_vs_keras.py --data {args.data}
 --fine-tune-epochs {args.fine_tune_epochs} --lr {args.lr:g} --fine-tune-lr {args.fine_tune_lr:g} \
 --batch-size {args.batch_size} --image-size {args.image_size} --seeds {args.seeds}`
 """
-    print(section)
-    if not args.no_write:
-        append_section(section)
+    publish(section, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from datasets import describe_kind, write_any  # noqa: E402
-from results import append_section, load_note, machine_line  # noqa: E402
+from results import load_note, machine_line, publish  # noqa: E402
 
 #: Named configurations: extra ``zooft tune`` flags, or a Keras recipe (``keras:`` + its flags).
 PRESETS: dict[str, str] = {
@@ -257,9 +257,7 @@ Command: `.venv/bin/python scripts/bench/defaults.py {' '.join(f'--data {k}' for
 {' '.join(shlex.quote('--config=' + n + ('@' + '+'.join(sorted(only[n])) if n in only else '') + ('=' + f if f != PRESETS.get(n) else '')) for n, f in configs.items())}\
 {' --cache-check' if args.cache_check else ''}`
 """
-    print(section)
-    if not args.no_write:
-        append_section(section)
+    publish(section, write=not args.no_write)
 
 
 if __name__ == "__main__":

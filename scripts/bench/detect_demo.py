@@ -28,7 +28,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from results import append_section, machine_line  # noqa: E402
+from results import machine_line, publish  # noqa: E402
 
 ZOOFT = [sys.executable, "-m", "zooft"]
 
@@ -154,9 +154,7 @@ def main() -> None:
                      f" {_g(p['extra_rate'])} | {_g(p['matched_iou_min'])} | {_g(p['score_max_diff'])} |"
                      f" {v['matched']:.3f} / {v['max_box_diff_px']:.3g} / {v['max_score_diff']:.3g} / {v['same_label_sequence']} |\n")
     section = "".join(lines)
-    print(section)
-    if not args.no_record:
-        append_section(section)
+    publish(section, write=not args.no_record)
 
 
 if __name__ == "__main__":

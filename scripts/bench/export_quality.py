@@ -24,7 +24,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from datasets import write_digits  # noqa: E402
-from results import append_section, machine_line  # noqa: E402
+from results import machine_line, publish  # noqa: E402
 
 # (export argument, label in the table); float32 TFLite first: it is the size reference
 EXPORTS = [
@@ -112,9 +112,7 @@ def main() -> None:
         "| artifact | MB | size vs float32 TFLite | max abs diff | top-1 agreement | accuracy export vs Keras | gate |\n"
         "|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n"
     )
-    print(section)
-    if not args.no_write:
-        append_section(section)
+    publish(section, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from datasets import KINDS, write_dataset  # noqa: E402
-from results import append_section, load_note, machine_line  # noqa: E402
+from results import load_note, machine_line, publish  # noqa: E402
 
 
 def tune(data: Path, out: Path, args: argparse.Namespace, *extra: str) -> dict:
@@ -87,9 +87,7 @@ Cache: {on['note']}.
 
 Command: `.venv/bin/python scripts/bench/feature_cache.py --data {args.data} --epochs {args.epochs} --image-size {args.image_size} --copies {args.copies} --repeats {args.repeats}`
 """
-    print(section)
-    if not args.no_write:
-        append_section(section)
+    publish(section, write=not args.no_write)
 
 
 if __name__ == "__main__":

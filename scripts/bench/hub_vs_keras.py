@@ -26,7 +26,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parents[1] / "tests" / "integration"))
 
 from datasets import write_digits  # noqa: E402
-from results import append_section, machine_line  # noqa: E402
+from results import machine_line, publish  # noqa: E402
 
 
 def _tune(argv: list[str], env: dict[str, str]) -> float:
@@ -137,9 +137,7 @@ checks the same equivalence on a tiny CNN in the test suite.
 Command: `.venv/bin/python scripts/bench/hub_vs_keras.py --image-size {args.image_size} --epochs {args.epochs} \\
 --fine-tune-epochs {args.fine_tune_epochs} --seeds {args.seeds}`
 """
-    print(section)
-    if not args.no_write:
-        append_section(section)
+    publish(section, write=not args.no_write)
 
 
 if __name__ == "__main__":

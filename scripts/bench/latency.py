@@ -20,7 +20,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from datasets import write_digits  # noqa: E402
-from results import append_section, load_note, machine_line  # noqa: E402
+from results import load_note, machine_line, publish  # noqa: E402
 
 FORMATS = (("tflite", []), ("tflite", ["--quantize", "int8"]), ("onnx", []))
 
@@ -74,9 +74,7 @@ median of {result['runs']} calls after warm-up.
 
 Command: `.venv/bin/python scripts/bench/latency.py --runs {args.runs}{' --run ' + str(args.run) if args.run else ''}`
 """
-    print(section)
-    if not args.no_write:
-        append_section(section)
+    publish(section, write=not args.no_write)
 
 
 if __name__ == "__main__":

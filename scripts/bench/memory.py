@@ -19,7 +19,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from datasets import write_digits  # noqa: E402
-from results import append_section, load_note, machine_line  # noqa: E402
+from results import load_note, machine_line, publish  # noqa: E402
 
 WRAPPER = """
 import resource, sys
@@ -74,9 +74,7 @@ Ratio {args.scale}× / 1×: **{many / one:.2f}**.
 
 Command: `.venv/bin/python scripts/bench/memory.py --scale {args.scale} --image-size {args.image_size}`
 """
-    print(section)
-    if not args.no_write:
-        append_section(section)
+    publish(section, write=not args.no_write)
 
 
 if __name__ == "__main__":

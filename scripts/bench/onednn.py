@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from results import append_section, load_note, machine_line  # noqa: E402
+from results import load_note, machine_line, publish  # noqa: E402
 
 SETTINGS = {
     "oneDNN, all ISAs": {"ONEDNN_MAX_CPU_ISA": "ALL"},
@@ -83,9 +83,7 @@ per-epoch times zooft prints (the head phase's first epoch includes graph tracin
 | setting | wall (s) | head phase (s) | fine-tune phase (s) |
 | --- | --- | --- | --- |
 """ + "\n".join(rows) + "\n"
-    print(section)
-    if not args.no_write:
-        append_section(section)
+    publish(section, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from datasets import KINDS, write_dataset  # noqa: E402
-from results import append_section, load_note, machine_line  # noqa: E402
+from results import load_note, machine_line, publish  # noqa: E402
 
 
 def zooft_rate(train: Path, args: argparse.Namespace, cache: str | None) -> float:
@@ -85,9 +85,7 @@ default), zooft with bilinear (antialiased when shrinking).
 
 Command: `.venv/bin/python scripts/bench/pipeline.py --data {args.data} --epochs {args.epochs} --image-size {args.image_size}`
 """
-    print(section)
-    if not args.no_write:
-        append_section(section)
+    publish(section, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from datasets import write_digits  # noqa: E402
-from results import append_section, load_note, machine_line  # noqa: E402
+from results import load_note, machine_line, publish  # noqa: E402
 
 
 def matmul_peak(n: int = 2048, repeats: int = 10) -> float:
@@ -119,9 +119,7 @@ pipeline alone delivers well over the training rate: see "Input pipeline" above)
 
 Command: `.venv/bin/python scripts/bench/throughput.py{' --run ' + str(args.run) if args.run else ''}`
 """
-    print(section)
-    if not args.no_write:
-        append_section(section)
+    publish(section, write=not args.no_write)
 
 
 if __name__ == "__main__":

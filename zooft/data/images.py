@@ -287,7 +287,8 @@ def pipeline_options() -> tf.data.Options:
 
     No autotuning thread: freeing an iterator that had run for a second or more sometimes
     waited about 1.2 s for that thread (1 pass in 3 to 6; TensorFlow 2.21; BENCHMARKS.md,
-    "tf.data autotuning"), and Keras frees one per pass over the data (every epoch, every validation).
+    "tf.data autotuning"), and Keras frees one per pass over the data (every epoch, every
+    validation).
     Without it, ``AUTOTUNE`` parallelism stays at TensorFlow's starting value, and a pass over
     the data measured as fast as with it.
     """
