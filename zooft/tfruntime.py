@@ -9,11 +9,11 @@ must be in place before the first ``import tensorflow`` (or ``import keras``) of
 1x1 stride-2 convolution (``jit_avx512_common_1x1_convolution_bwd_weights_t``) corrupts the heap
 for batches of one example with few channels (a residual shortcut of a small net, with the
 last partial batch of an epoch): the process dies in ``model.fit`` with ``Segmentation fault``,
-``double free or corruption`` or ``munmap_chunk(): invalid pointer``. zooft turns TensorFlow's
-oneDNN custom ops off (``TF_ENABLE_ONEDNN_OPTS=0``: TensorFlow's own Eigen kernels), which
-measured no slower for zooft's training on this project's CPUs (docs/training.md,
-BENCHMARKS.md). ``ZOOFT_ONEDNN`` overrides the choice: ``off`` (default), ``avx2`` (oneDNN
-capped at its AVX2 kernels, ``ONEDNN_MAX_CPU_ISA=AVX2``, which avoid the bug too), ``on``
+``double free or corruption`` or ``munmap_chunk(): invalid pointer``. zooft caps oneDNN at its
+AVX2 kernels (``ONEDNN_MAX_CPU_ISA=AVX2`` on x86-64), which avoid the bug; for a default
+``zooft tune`` on an idle AVX-512 machine they were as fast as all ISAs and 3-11 % faster than
+no oneDNN (docs/training.md, BENCHMARKS.md "oneDNN setting"). ``ZOOFT_ONEDNN`` overrides the choice: ``avx2`` (default), ``off``
+(``TF_ENABLE_ONEDNN_OPTS=0``: TensorFlow's own Eigen kernels, no oneDNN kernel at all), ``on``
 (TensorFlow's default: all ISAs). A user's own ``TF_ENABLE_ONEDNN_OPTS`` or ``ONEDNN_MAX_CPU_ISA``
 is respected as set.
 
@@ -28,10 +28,19 @@ matplotlib's pyplot (for ``keras.visualization``) whenever they are installed, w
 large share of Keras's import time; zooft's commands use neither integration (its report draws
 with matplotlib's ``Figure``, not pyplot). The CLI calls :func:`lean_keras`: Keras then imports
 as if the two were absent, and both stay importable for everything else in the process.
+
+**Garbage collection.** Importing Keras (and TensorFlow with it) leaves ~300,000 long-lived
+Python objects, and every full collection walks them all; tracing a model creates enough
+short-lived objects to start many full collections. The CLI calls :func:`freeze_imports`:
+once Keras is imported, every object alive is moved out of the collector's reach
+(:func:`gc.freeze`), so later collections only walk what the command itself creates
+(BENCHMARKS.md, "Garbage collection after the imports"). Library callers keep Python's
+default: freezing an embedding program's objects would keep its garbage alive.
 """
 
 from __future__ import annotations
 
+import gc
 import importlib.abc
 import importlib.machinery
 import importlib.util
@@ -71,14 +80,14 @@ def debug_enabled() -> bool:
 
 
 def onednn_choice() -> str:
-    """The oneDNN setting asked for by ``ZOOFT_ONEDNN`` (``off`` when unset)."""
+    """The oneDNN setting asked for by ``ZOOFT_ONEDNN`` (``avx2`` when unset)."""
     raw = os.environ.get(ONEDNN_VAR, "").strip().lower()
-    aliases = {"": "off", "auto": "off", "1": "on", "true": "on", "0": "off", "false": "off"}
+    aliases = {"": "avx2", "auto": "avx2", "1": "on", "true": "on", "0": "off", "false": "off"}
     choice = aliases.get(raw, raw)
     if choice not in ONEDNN_CHOICES:
         raise ConfigError(
             f"{ONEDNN_VAR} must be one of {', '.join(ONEDNN_CHOICES)} (got {raw!r})",
-            hint=f"unset {ONEDNN_VAR} for zooft's default (off); see docs/training.md",
+            hint=f"unset {ONEDNN_VAR} for zooft's default (avx2); see docs/training.md",
         )
     return choice
 
@@ -118,6 +127,12 @@ def lean_keras() -> None:
     gallery without them, and they raise if called); afterwards ``import sklearn`` and
     ``import matplotlib.pyplot`` work as usual. No effect once Keras is imported."""
     _install_first_import_hook("keras", _without_keras_optional_imports)
+
+
+def freeze_imports() -> None:
+    """Once the process has imported Keras, move every object alive then into the garbage
+    collector's permanent generation (see the module docstring). No effect once Keras is imported."""
+    _install_first_import_hook("keras", _freeze_after_import)
 
 
 def is_noise(line: str) -> bool:
@@ -226,6 +241,14 @@ def _quiet_tensorflow_import(module: ModuleType) -> Iterator[None]:
         # physical devices only: listing logical ones would initialise the runtime, after
         # which multi-worker collectives and logical-device splits can no longer be set up
         module.config.list_physical_devices("GPU")
+
+
+@contextmanager
+def _freeze_after_import(module: ModuleType) -> Iterator[None]:
+    """The import, then :func:`gc.freeze` (what the import left behind is module state that
+    lives as long as the process)."""
+    yield
+    gc.freeze()
 
 
 @contextmanager
