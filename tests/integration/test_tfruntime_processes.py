@@ -179,3 +179,28 @@ def test_cli_imports_keras_without_its_optional_sklearn_and_pyplot(tmp_path: Pat
     assert "after keras: []" in proc.stdout, proc.stdout
     assert "later imports ok: LogisticRegression matplotlib.pyplot" in proc.stdout
     assert "keras works: 4.0" in proc.stdout
+
+
+@pytest.mark.slow
+def test_cli_freezes_what_importing_keras_left_and_the_library_does_not(tmp_path: Path) -> None:
+    """After the CLI's set-up, Keras's import ends with :func:`gc.freeze` (later collections
+    skip the ~300,000 objects it left); ``import zooft`` alone leaves the collector as it was."""
+    script = textwrap.dedent("""
+        import gc, sys
+        import zooft
+        if sys.argv[1] == "cli":
+            import zooft.cli
+            assert zooft.cli.run(["list-models"]) == 0
+        print("before keras:", gc.get_freeze_count())
+        import keras
+        print("after keras:", gc.get_freeze_count())
+        print("keras works:", float(keras.ops.sum(keras.ops.ones((2, 2)))))
+    """)
+    counts = {}
+    for mode in ("cli", "library"):
+        proc = _run(["-c", script, mode], tmp_path, ZOOFT_HOME=str(tmp_path / "home"))
+        assert proc.returncode == 0 and "keras works: 4.0" in proc.stdout, _crashed(proc)
+        counts[mode] = [int(line.split(":")[1]) for line in proc.stdout.splitlines() if line.endswith(tuple("0123456789"))
+                        and line.startswith(("before", "after"))]
+    assert counts["cli"][0] == 0 and counts["cli"][1] > 100_000, counts
+    assert counts["library"] == [0, 0], counts

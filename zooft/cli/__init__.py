@@ -25,6 +25,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         # before TensorFlow is imported (it is imported lazily by commands)
         tfruntime.quiet()
     tfruntime.lean_keras()  # start-up: Keras's optional scikit-learn/pyplot imports skipped
+    tfruntime.freeze_imports()  # collections skip what importing Keras and TensorFlow left
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         tfruntime.configure()
