@@ -284,8 +284,8 @@ TUNE_KEYS: dict[str, Key] = {
     "label_smoothing": Key(_fraction, 0.0, "label smoothing"),
     "class_weight": Key(_optional(_choice("balanced")), None, "balanced: weight classes by inverse frequency"),
     "dropout": Key(_fraction, 0.2, "dropout before the head"),
-    "augment": Key(_optional_str, "auto", "augmentation: auto (default augmentation wherever images go through a training backbone; "
-                   "a head on cached features sees un-augmented images), default, none, or e.g. flip,zoom=0.1,rotation=0.05"),
+    "augment": Key(_optional_str, "auto", "augmentation: auto (none for image classification, measured best; auto:SPEC augments "
+                   "only where images go through a training backbone), default, none, or e.g. flip,zoom=0.1,rotation=0.05"),
     "precision": Key(_choice("auto", "float32", "mixed_float16", "mixed_bfloat16"), "auto", "precision policy"),
     "strategy": Key(_choice("auto", "default", "mirrored", "multiworker", "tpu"), "auto", "distribution strategy"),
     "early_stopping": Key(_non_negative_int, 0, "patience in epochs on val_loss (0: off); best weights restored"),

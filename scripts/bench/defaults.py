@@ -40,6 +40,7 @@ PRESETS: dict[str, str] = {
     "aug-none": "--augment none",
     "cache-off": "--cache off",
     "aug-old-default": "--augment auto:flip,zoom=0.1,rotation=0.05,contrast=0.1",
+    "aug-auto-default": "--augment auto:default",
     "fixed-5+5-none": "--epochs 5 --fine-tune-epochs 5 --augment none",
     "fixed-5+3-none": "--epochs 5 --fine-tune-epochs 3 --augment none",
     "head-only": "--fine-tune-epochs 0",

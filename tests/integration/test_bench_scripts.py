@@ -135,3 +135,23 @@ def test_defaults_benchmark_reports_the_cache_ratio_of_every_seed_and_its_median
     out = _script("defaults.py", "--summarize", str(results))
     assert "**5.0×**" in out
     assert "head without cache" not in out.split("Head phase of each default run")[0]  # not a configuration row
+
+
+def test_onednn_and_gc_benchmarks_compare_each_run_with_its_own_baseline() -> None:
+    """Both tables divide each run's wall time by the baseline run of the same data set and
+    seed (or repeat), not by a pooled median: that is what makes them side by side."""
+    onednn = bench_module("onednn")
+    rows = [{"data": "digits", "setting": name, "seed": seed, "seconds": seconds, "head": 4.0, "fine-tune": 18.0,
+             "accuracy": 0.9}
+            for seed, base, faster in ((0, 40.0, 0.8), (1, 20.0, 0.95)) for name, seconds in
+            (("oneDNN, all ISAs", base), ("oneDNN, AVX2 kernels", base * faster), ("oneDNN off", base))]
+    table = onednn.table(rows)
+    assert "| oneDNN, AVX2 kernels | 25.5 | 0.80 / 0.95 |" in table
+    assert "| oneDNN off | 30.0 | 1.00 / 1.00 |" in table
+    gc_freeze = bench_module("gc_freeze")
+    rows = [{"data": "digits", "variant": name, "repeat": repeat, "seconds": seconds, "head": 4.0, "fine-tune": 18.0,
+             "accuracy": 0.9}
+            for repeat, base, faster in ((0, 30.0, 0.9), (1, 60.0, 0.99))
+            for name, seconds in (("frozen", base * faster), ("not frozen", base))]
+    table = gc_freeze.table(rows)
+    assert "| frozen | 43.2 | 0.90 / 0.99 |" in table and "| not frozen | 45.0 | 1.00 / 1.00 |" in table

@@ -92,6 +92,22 @@ def test_falls_back_with_a_note_when_augmenting(data_dir: Path, tmp_path: Path) 
     assert note.startswith("off: augmentation is on")
 
 
+def test_auto_spec_augments_fine_tuning_while_the_head_trains_on_cached_features(data_dir: Path, tmp_path: Path) -> None:
+    """``--augment auto:SPEC``: the head phase is the un-augmented cached one (same losses as
+    ``none``), fine-tuning sees augmented images (its training loss differs)."""
+    runs = {}
+    for augment in ("none", "auto:zoom=0.3,contrast=0.3"):
+        options = dict(COMMON, data=str(data_dir), epochs=2, fine_tune_epochs=1, augment=augment)
+        runs[augment] = zooft.tune(**options, output=str(tmp_path / augment.replace(":", "-"))).path
+    notes = {a: json.loads((run / "timing.json").read_text())["feature_cache"] for a, run in runs.items()}
+    assert notes["auto:zoom=0.3,contrast=0.3"].startswith("on (memory") and "augmentation applies where the backbone trains" in notes[
+        "auto:zoom=0.3,contrast=0.3"]
+    phases = {a: json.loads((run / "history.json").read_text())["phases"] for a, run in runs.items()}
+    plain, augmented = phases["none"], phases["auto:zoom=0.3,contrast=0.3"]
+    assert [e["loss"] for e in plain[0]["epochs"]] == pytest.approx([e["loss"] for e in augmented[0]["epochs"]], rel=1e-6)
+    assert abs(plain[1]["epochs"][0]["loss"] - augmented[1]["epochs"][0]["loss"]) > 1e-4
+
+
 def test_litert_extraction_trains_the_same_head(pair: tuple[Path, Path], data_dir: Path, tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     from zooft.train import feature_cache

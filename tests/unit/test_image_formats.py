@@ -276,7 +276,7 @@ def test_val_split_is_the_same_under_class_mapping(tmp_path: Path, host: PluginH
 def test_parse_augment() -> None:
     assert parse_augment(None) == {} and parse_augment("none") == {} and parse_augment({}) == {}
     assert parse_augment("default") == DEFAULT_AUGMENT
-    assert parse_augment("zoom=0.1,rotation=0.05,contrast=0.1") == DEFAULT_AUGMENT == parse_augment("auto")
+    assert parse_augment("zoom=0.1,rotation=0.05,contrast=0.1") == DEFAULT_AUGMENT == parse_augment("auto:default")
     assert parse_augment(" flip=vertical , zoom ") == {"flip": "vertical", "zoom": 0.1}
     assert parse_augment({"flip": True, "zoom": 0, "contrast": "0.2"}) == {"flip": "horizontal", "contrast": 0.2}
     assert parse_augment("rotation=0.05") is not parse_augment("rotation=0.05")

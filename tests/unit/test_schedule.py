@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from zooft.config import resolve
-from zooft.data.images import DEFAULT_AUGMENT, augment_is_auto, parse_augment
+from zooft.data.images import AUTO_AUGMENT, DEFAULT_AUGMENT, augment_is_auto, parse_augment
 from zooft.errors import ConfigError
 from zooft.train.schedule import (
     CACHED_HEAD_FACTOR,
@@ -62,9 +62,10 @@ def test_bad_epoch_values_fail_with_the_flag(value: str) -> None:
     assert "'auto'" in str(info.value)
 
 
-def test_augment_auto_is_the_default_augmentation_with_a_place() -> None:
+def test_augment_auto_is_the_measured_choice_with_a_place() -> None:
     assert augment_is_auto("auto") and augment_is_auto("AUTO:zoom=0.2") and not augment_is_auto("default")
-    assert parse_augment("auto") == DEFAULT_AUGMENT == parse_augment("default")
+    assert parse_augment("auto") == AUTO_AUGMENT == {}  # measured best for classification
+    assert parse_augment("auto:default") == DEFAULT_AUGMENT == parse_augment("default")
     assert parse_augment("auto:zoom=0.2") == {"zoom": 0.2}
     assert parse_augment("auto:none") == {}
     assert "flip" not in DEFAULT_AUGMENT  # flips change what digits and text mean

@@ -33,7 +33,7 @@ def tune(
     warmup_epochs: Annotated[str | None, Opt(help="Linear learning-rate warm-up at the start of each phase, in epochs, or auto: 1 epoch once backbone weights train, none for the head alone [default: auto].", metavar="N|auto")] = None,
     label_smoothing: Annotated[float | None, Opt(help="Label smoothing [default: 0].")] = None,
     class_weight: Annotated[str | None, Opt(help="balanced: weight classes by inverse frequency.")] = None,
-    augment: Annotated[str | None, Opt(help="auto (the default augmentation while the backbone trains; the head trains on cached un-augmented features), default (every phase), none, or e.g. zoom=0.1,rotation=0.05,contrast=0.1 [default: auto].")] = None,
+    augment: Annotated[str | None, Opt(help="auto (for image classification none, measured best; auto:SPEC augments only while the backbone trains, the head trains on cached un-augmented features), default (zoom, rotation, contrast in every phase), none, or e.g. zoom=0.1,rotation=0.05,contrast=0.1 [default: auto].")] = None,
     precision: Annotated[str | None, Opt(help="auto, float32, mixed_float16, mixed_bfloat16 [default: auto].")] = None,
     strategy: Annotated[str | None, Opt(help="auto, default, mirrored, multiworker, tpu [default: auto].")] = None,
     early_stopping: Annotated[int | None, Opt(help="Patience in epochs on val_loss; restores best weights [default: off].")] = None,
