@@ -55,9 +55,9 @@ __all__ = [
 DEFAULT_AUGMENT: dict[str, Any] = {"zoom": 0.1, "rotation": 0.05, "contrast": 0.1}
 #: What ``--augment auto`` (the default) applies while the backbone trains: nothing. With the
 #: automatic schedule (a head on cached features, then at most ``--max-epochs`` of fine-tuning),
-#: :data:`DEFAULT_AUGMENT` during fine-tuning cost 0.4-2.3 points of test accuracy and 2-9 % of
-#: wall time on each of three held-out sets over three seeds (BENCHMARKS.md, "Augmentation in
-#: the default run"); ``--augment auto:default`` puts it back.
+#: :data:`DEFAULT_AUGMENT` during fine-tuning cost 0.4-2.3 points of mean test accuracy and 2-8 %
+#: of wall time on each of three held-out sets (3 seeds; it lost 6 of the 9 runs; BENCHMARKS.md,
+#: "Augmentation in the default run"); ``--augment auto:default`` puts it back.
 AUTO_AUGMENT: dict[str, Any] = {}
 
 #: Each augmentation: (what its value means, the value a bare ``key`` in a CLI string gets, the
