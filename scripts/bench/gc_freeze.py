@@ -16,19 +16,13 @@ and the test accuracy (the freeze changes no computation, so accuracies must mat
 from __future__ import annotations
 
 import argparse
-import json
-import shlex
-import statistics
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from datasets import describe_kind, write_any  # noqa: E402
+from alternating import alternate, ratio_table, tune_once  # noqa: E402
 from results import load_note, machine_line, publish  # noqa: E402
 
 #: How each variant starts the CLI (``python -c CODE tune ...``).
@@ -37,36 +31,6 @@ VARIANTS = {
     "not frozen": ("import sys, zooft.tfruntime, zooft.cli; zooft.tfruntime.freeze_imports = lambda: None; "
                    "sys.exit(zooft.cli.run(sys.argv[1:]))"),
 }
-
-
-def run_once(code: str, data: Path, out: Path) -> dict:
-    """Wall time, phase wall times and accuracy of one default ``zooft tune`` process."""
-    argv = [sys.executable, "-c", code, "tune", "--backbone", "embedded", "--task", "classify", "--data", str(data),
-            "--output", str(out)]
-    start = time.perf_counter()
-    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
-    wall = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise SystemExit(f"command failed ({proc.returncode}): {shlex.join(argv)}\n{proc.stderr[-3000:]}")
-    phases = json.loads((out / "timing.json").read_text()).get("phase_wall_seconds", {})
-    return {"seconds": wall, "head": phases.get("head", 0.0), "fine-tune": phases.get("fine-tune", 0.0),
-            "accuracy": json.loads((out / "metrics.json").read_text())["accuracy"]}
-
-
-def table(rows: list[dict]) -> str:
-    """A row per data set and variant: medians, and each repeat's wall ratio to ``not frozen``."""
-    lines = ["| data | variant | wall (s, median) | wall / not frozen, per repeat | head phase (s, median) | "
-             "fine-tune phase (s, median) | test accuracy |", "|---|---|---|---|---|---|---|"]
-    for kind in dict.fromkeys(r["data"] for r in rows):
-        base = {r["repeat"]: r["seconds"] for r in rows if r["data"] == kind and r["variant"] == "not frozen"}
-        for name in VARIANTS:
-            runs = [r for r in rows if r["data"] == kind and r["variant"] == name]
-            ratios = " / ".join(f"{r['seconds'] / base[r['repeat']]:.2f}" for r in runs)
-            accuracies = " / ".join(sorted({f"{r['accuracy']:.4f}" for r in runs}))
-            lines.append(f"| {describe_kind(kind)} | {name} | {statistics.median(r['seconds'] for r in runs):.1f} | {ratios} | "
-                         f"{statistics.median(r['head'] for r in runs):.2f} | {statistics.median(r['fine-tune'] for r in runs):.1f} | "
-                         f"{accuracies} |")
-    return "\n".join(lines)
 
 
 def main() -> None:
@@ -78,17 +42,13 @@ def main() -> None:
     args = parser.parse_args()
     kinds = args.data or ["digits"]
     load = load_note()
-    rows: list[dict] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(args.data_root) if args.data_root else Path(tmp)
-        sets = {kind: root / kind if (root / kind / "train").is_dir() else write_any(kind, root / kind) for kind in kinds}
-        for repeat in range(args.repeats):
-            for kind in kinds:
-                for i, (name, code) in enumerate(VARIANTS.items()):
-                    row = {"data": kind, "variant": name, "repeat": repeat,
-                           **run_once(code, sets[kind], Path(tmp) / f"run-{kind}-{repeat}-{i}")}
-                    rows.append(row)
-                    print(f"{kind} {repeat} {name}: {row['seconds']:.1f}s, accuracy {row['accuracy']:.4f}", flush=True)
+
+    def run(code: str, data: Path, out: Path, repeat: int) -> dict:
+        argv = [sys.executable, "-c", code, "tune", "--backbone", "embedded", "--task", "classify", "--data", str(data),
+                "--output", str(out)]
+        return tune_once(argv, out)
+
+    rows = alternate(VARIANTS, kinds, args.repeats, args.data_root, run)
     command = " ".join(["scripts/bench/gc_freeze.py", *(f"--data {k}" for k in kinds), f"--repeats {args.repeats}"])
     section = f"""
 ## Garbage collection after the imports: a plain `zooft tune` with and without `gc.freeze`
@@ -99,7 +59,7 @@ Each run a fresh default `zooft tune --backbone embedded --task classify --data 
 (seed 0); for each data set and repeat both variants in turn. `not frozen` replaces
 `zooft.tfruntime.freeze_imports` with a no-op.
 
-{table(rows)}
+{ratio_table(rows, list(VARIANTS), "not frozen")}
 
 Command: `.venv/bin/python {command}`
 """

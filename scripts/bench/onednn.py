@@ -19,20 +19,15 @@ wall times (timing.json) and test accuracy. Appended to BENCHMARKS.md unless --n
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import shlex
-import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from datasets import describe_kind, write_any  # noqa: E402
+from alternating import alternate, ratio_table, tune_once, without  # noqa: E402
 from results import load_note, machine_line, publish  # noqa: E402
 
 SETTINGS = {
@@ -43,46 +38,6 @@ SETTINGS = {
 #: The setting the others are compared with.
 BASELINE = "oneDNN off"
 _OWN_VARS = ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "TF_ENABLE_ONEDNN_OPTS", "ZOOFT_ONEDNN")
-
-
-def run_once(data: Path, out: Path, env: dict[str, str], seed: int, flags: list[str]) -> dict:
-    """Wall time, phase wall times and test accuracy of one ``zooft tune`` process."""
-    clean = {k: v for k, v in os.environ.items() if k not in _OWN_VARS}
-    argv = [sys.executable, "-m", "zooft", "tune", "--backbone", "embedded", "--task", "classify",
-            "--data", str(data), "--seed", str(seed), "--output", str(out), *flags]
-    start = time.perf_counter()
-    proc = subprocess.run(argv, env={**clean, **env}, capture_output=True, text=True, check=False)
-    wall = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise SystemExit(f"command failed ({proc.returncode}): {shlex.join(argv)}\n{proc.stderr[-3000:]}")
-    timing = json.loads((out / "timing.json").read_text())
-    phases = timing.get("phase_wall_seconds", {})
-    return {"seconds": wall, "head": phases.get("head", 0.0), "fine-tune": phases.get("fine-tune", 0.0),
-            "accuracy": json.loads((out / "metrics.json").read_text())["accuracy"]}
-
-
-def table(rows: list[dict]) -> str:
-    """One Markdown table per data set: a row per setting (medians, per-seed wall ratios)."""
-    out = []
-    for kind in dict.fromkeys(r["data"] for r in rows):
-        sub = [r for r in rows if r["data"] == kind]
-        base = {r["seed"]: r["seconds"] for r in sub if r["setting"] == BASELINE}
-        out += [f"\n**{describe_kind(kind)}**\n",
-                f"| setting | wall (s, median) | wall / {BASELINE}, per seed | head phase (s, median) | "
-                "fine-tune phase (s, median) | test accuracy (mean; per seed) |",
-                "|---|---|---|---|---|---|"]
-        for name in SETTINGS:
-            runs = sorted((r for r in sub if r["setting"] == name), key=lambda r: r["seed"])
-            if not runs:
-                continue
-            ratios = " / ".join(f"{r['seconds'] / base[r['seed']]:.2f}" for r in runs if r["seed"] in base)
-            accuracy = statistics.mean(r["accuracy"] for r in runs)
-            per_seed = " / ".join(f"{r['accuracy']:.3f}" for r in runs)
-            out.append(
-                f"| {name} | {statistics.median(r['seconds'] for r in runs):.1f} | {ratios} | "
-                f"{statistics.median(r['head'] for r in runs):.1f} | {statistics.median(r['fine-tune'] for r in runs):.1f} | "
-                f"{accuracy:.4f}; {per_seed} |")
-    return "\n".join(out)
 
 
 def main() -> None:
@@ -97,17 +52,13 @@ def main() -> None:
     flags = shlex.split(args.flags)
     load = load_note()
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    rows: list[dict] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(args.data_root) if args.data_root else Path(tmp)
-        sets = {kind: root / kind if (root / kind / "train").is_dir() else write_any(kind, root / kind) for kind in kinds}
-        for seed in range(args.seeds):
-            for kind in kinds:
-                for i, (name, env) in enumerate(SETTINGS.items()):
-                    row = {"data": kind, "setting": name, "seed": seed,
-                           **run_once(sets[kind], Path(tmp) / f"run-{kind}-{seed}-{i}", env, seed, flags)}
-                    rows.append(row)
-                    print(f"{kind} seed {seed} {name}: {row['seconds']:.1f}s, accuracy {row['accuracy']:.4f}", flush=True)
+
+    def run(env: dict[str, str], data: Path, out: Path, seed: int) -> dict:
+        argv = [sys.executable, "-m", "zooft", "tune", "--backbone", "embedded", "--task", "classify",
+                "--data", str(data), "--seed", str(seed), "--output", str(out), *flags]
+        return tune_once(argv, out, env={**without(_OWN_VARS), **env})
+
+    rows = alternate(SETTINGS, kinds, args.seeds, args.data_root, run)
     command = " ".join(["scripts/bench/onednn.py", *(f"--data {k}" for k in kinds), f"--seeds {args.seeds}",
                         *([f"--flags {shlex.quote(args.flags)}"] if args.flags else [])])
     section = f"""
@@ -117,7 +68,7 @@ def main() -> None:
 
 `zooft tune --backbone embedded --task classify --data DIR --seed S{' ' + args.flags if args.flags else ''}`, each run a
 fresh process; for each data set and seed the three settings run in turn. Seeds 0–{args.seeds - 1}.
-{table(rows)}
+{ratio_table(rows, list(SETTINGS), BASELINE)}
 
 Command: `.venv/bin/python {command}`
 """

@@ -137,21 +137,16 @@ def test_defaults_benchmark_reports_the_cache_ratio_of_every_seed_and_its_median
     assert "head without cache" not in out.split("Head phase of each default run")[0]  # not a configuration row
 
 
-def test_onednn_and_gc_benchmarks_compare_each_run_with_its_own_baseline() -> None:
-    """Both tables divide each run's wall time by the baseline run of the same data set and
-    seed (or repeat), not by a pooled median: that is what makes them side by side."""
-    onednn = bench_module("onednn")
-    rows = [{"data": "digits", "setting": name, "seed": seed, "seconds": seconds, "head": 4.0, "fine-tune": 18.0,
-             "accuracy": 0.9}
-            for seed, base, faster in ((0, 40.0, 0.8), (1, 20.0, 0.95)) for name, seconds in
-            (("oneDNN, all ISAs", base), ("oneDNN, AVX2 kernels", base * faster), ("oneDNN off", base))]
-    table = onednn.table(rows)
-    assert "| oneDNN, AVX2 kernels | 25.5 | 0.80 / 0.95 |" in table
-    assert "| oneDNN off | 30.0 | 1.00 / 1.00 |" in table
-    gc_freeze = bench_module("gc_freeze")
+def test_side_by_side_tables_divide_each_run_by_its_own_baseline() -> None:
+    """onednn.py and gc_freeze.py divide each run's wall time by the baseline run of the same data
+    set and repeat, not by a pooled median: that is what makes them side by side."""
+    alternating = bench_module("alternating")
     rows = [{"data": "digits", "variant": name, "repeat": repeat, "seconds": seconds, "head": 4.0, "fine-tune": 18.0,
-             "accuracy": 0.9}
-            for repeat, base, faster in ((0, 30.0, 0.9), (1, 60.0, 0.99))
-            for name, seconds in (("frozen", base * faster), ("not frozen", base))]
-    table = gc_freeze.table(rows)
-    assert "| frozen | 43.2 | 0.90 / 0.99 |" in table and "| not frozen | 45.0 | 1.00 / 1.00 |" in table
+             "accuracy": accuracy}
+            for repeat, base, faster in ((0, 40.0, 0.8), (1, 20.0, 0.95)) for name, seconds, accuracy in
+            (("all ISAs", base, 0.9), ("AVX2", base * faster, 0.95 + repeat / 100), ("off", base, 0.9))]
+    table = alternating.ratio_table(rows, ["all ISAs", "AVX2", "off"], "off")
+    assert "| AVX2 | 25.5 | 0.80 / 0.95 | 4.00 | 18.0 | 0.9550; 0.950 / 0.960 |" in table
+    assert "| off | 30.0 | 1.00 / 1.00 |" in table
+    assert bench_module("onednn").BASELINE in bench_module("onednn").SETTINGS
+    assert set(bench_module("gc_freeze").VARIANTS) == {"frozen", "not frozen"}
