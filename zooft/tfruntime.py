@@ -9,12 +9,13 @@ must be in place before the first ``import tensorflow`` (or ``import keras``) of
 1x1 stride-2 convolution (``jit_avx512_common_1x1_convolution_bwd_weights_t``) corrupts the heap
 for batches of one example with few channels (a residual shortcut of a small net, with the
 last partial batch of an epoch): the process dies in ``model.fit`` with ``Segmentation fault``,
-``double free or corruption`` or ``munmap_chunk(): invalid pointer``. zooft caps oneDNN at its
-AVX2 kernels (``ONEDNN_MAX_CPU_ISA=AVX2`` on x86-64), which avoid the bug; for a default
-``zooft tune`` on an idle AVX-512 machine they were as fast as all ISAs and 3-11 % faster than
-no oneDNN (docs/training.md, BENCHMARKS.md "oneDNN setting"). ``ZOOFT_ONEDNN`` overrides the choice: ``avx2`` (default), ``off``
-(``TF_ENABLE_ONEDNN_OPTS=0``: TensorFlow's own Eigen kernels, no oneDNN kernel at all), ``on``
-(TensorFlow's default: all ISAs). A user's own ``TF_ENABLE_ONEDNN_OPTS`` or ``ONEDNN_MAX_CPU_ISA``
+``double free or corruption`` or ``munmap_chunk(): invalid pointer``. zooft turns TensorFlow's
+oneDNN custom ops off (``TF_ENABLE_ONEDNN_OPTS=0``: TensorFlow's own Eigen kernels), which avoids
+it and runs every precision. ``ZOOFT_ONEDNN`` overrides the choice: ``off`` (default), ``avx2``
+(oneDNN capped at its AVX2 kernels, ``ONEDNN_MAX_CPU_ISA=AVX2``: avoids the bug too, and was
+3-11 % faster for a default float32 ``zooft tune`` on an idle AVX-512 machine, but has no
+float16 or bfloat16 convolution, so mixed precision on the CPU is refused up front, see
+:func:`cpu_mixed_precision_problem`), ``on`` (TensorFlow's default: all ISAs). A user's own ``TF_ENABLE_ONEDNN_OPTS`` or ``ONEDNN_MAX_CPU_ISA``
 is respected as set.
 
 **Log noise.** The CLI calls :func:`quiet` unless ``ZOOFT_DEBUG=1``: TensorFlow's C++ INFO and
@@ -80,14 +81,14 @@ def debug_enabled() -> bool:
 
 
 def onednn_choice() -> str:
-    """The oneDNN setting asked for by ``ZOOFT_ONEDNN`` (``avx2`` when unset)."""
+    """The oneDNN setting asked for by ``ZOOFT_ONEDNN`` (``off`` when unset)."""
     raw = os.environ.get(ONEDNN_VAR, "").strip().lower()
-    aliases = {"": "avx2", "auto": "avx2", "1": "on", "true": "on", "0": "off", "false": "off"}
+    aliases = {"": "off", "auto": "off", "1": "on", "true": "on", "0": "off", "false": "off"}
     choice = aliases.get(raw, raw)
     if choice not in ONEDNN_CHOICES:
         raise ConfigError(
             f"{ONEDNN_VAR} must be one of {', '.join(ONEDNN_CHOICES)} (got {raw!r})",
-            hint=f"unset {ONEDNN_VAR} for zooft's default (avx2); see docs/training.md",
+            hint=f"unset {ONEDNN_VAR} for zooft's default (off); see docs/training.md",
         )
     return choice
 
@@ -104,6 +105,18 @@ def configure() -> None:
     elif choice == "avx2" and platform.machine().lower() in ("x86_64", "amd64"):
         # a cap, not a demand: CPUs without AVX2 keep their own best kernels
         os.environ["ONEDNN_MAX_CPU_ISA"] = "AVX2"
+
+
+def cpu_mixed_precision_problem() -> str | None:
+    """Why mixed precision cannot train on this process's CPU, or None: oneDNN capped below its
+    AVX-512 kernels (``ONEDNN_MAX_CPU_ISA``, e.g. ``ZOOFT_ONEDNN=avx2``) has no float16 or
+    bfloat16 convolution, and TensorFlow aborts the first convolution."""
+    if os.environ.get("TF_ENABLE_ONEDNN_OPTS", "").strip().lower() in ("0", "false"):
+        return None
+    cap = (os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA") or "").strip().upper()
+    if cap and not cap.startswith(("AVX512", "AVX10", "ALL")):
+        return f"oneDNN is capped at {cap} (ONEDNN_MAX_CPU_ISA), which has no float16 or bfloat16 convolution"
+    return None
 
 
 def quiet() -> None:

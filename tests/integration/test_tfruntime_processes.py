@@ -204,3 +204,21 @@ def test_cli_freezes_what_importing_keras_left_and_the_library_does_not(tmp_path
                         and line.startswith(("before", "after"))]
     assert counts["cli"][0] == 0 and counts["cli"][1] > 100_000, counts
     assert counts["library"] == [0, 0], counts
+
+
+@pytest.mark.slow
+def test_mixed_precision_under_the_avx2_cap_is_refused_in_one_line_and_trains_by_default(tmp_path: Path) -> None:
+    """Capped at AVX2 (``ZOOFT_ONEDNN=avx2``), oneDNN has no float16 convolution and TensorFlow
+    would abort the first one mid-training: ``zooft tune`` refuses it up front. zooft's default
+    (oneDNN off) trains the same command."""
+    data = _image_folder(tmp_path / "data")
+    args = ["-m", "zooft", "tune", "--backbone", "embedded", "--task", "classify", "--data", str(data), "--image-size", "32",
+            "--precision", "mixed_float16", "--epochs", "1", "--fine-tune-epochs", "1", "--augment", "none"]
+    env = {"ZOOFT_HOME": str(tmp_path / "home"), "ZOOFT_OFFLINE": "1"}
+    capped = _run([*args, "--output", str(tmp_path / "capped")], tmp_path, ZOOFT_ONEDNN="avx2", **env)
+    assert capped.returncode != 0, _crashed(capped)
+    assert "--precision mixed_float16 cannot train on this CPU: oneDNN is capped at AVX2" in capped.stderr
+    assert "Traceback" not in capped.stderr and "primitive descriptor" not in capped.stderr
+    default = _run([*args, "--output", str(tmp_path / "default")], tmp_path, **env)
+    assert default.returncode == 0, _crashed(default)
+    assert "precision mixed_float16" in default.stderr

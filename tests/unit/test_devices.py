@@ -31,6 +31,31 @@ def test_explicit_precision_wins() -> None:
 
 
 @pytest.mark.parametrize(
+    ("env", "refused"),
+    [({"ONEDNN_MAX_CPU_ISA": "AVX2"}, True), ({"DNNL_MAX_CPU_ISA": "SSE41"}, True),
+     ({"ONEDNN_MAX_CPU_ISA": "AVX2", "TF_ENABLE_ONEDNN_OPTS": "0"}, False), ({"ONEDNN_MAX_CPU_ISA": "AVX512_CORE_FP16"}, False),
+     ({"ONEDNN_MAX_CPU_ISA": "ALL"}, False), ({}, False)],
+)
+def test_mixed_precision_on_a_cpu_without_half_precision_convolutions_is_refused(
+        monkeypatch: pytest.MonkeyPatch, env: dict[str, str], refused: bool) -> None:
+    """oneDNN capped below AVX-512 has no float16/bfloat16 convolution (TensorFlow aborts the
+    first one): refused before training, with what to change; GPUs and float32 are unaffected."""
+    for name in ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "TF_ENABLE_ONEDNN_OPTS"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    for precision in ("mixed_float16", "mixed_bfloat16"):
+        if refused:
+            with pytest.raises(ConfigError, match=f"--precision {precision} cannot train on this CPU: oneDNN is capped at") as info:
+                choose_precision(precision, Devices())
+            assert "ZOOFT_ONEDNN" in info.value.hint
+        else:
+            assert choose_precision(precision, Devices()) == precision
+        assert choose_precision(precision, Devices(gpu_capabilities=((8, 0),))) == precision
+    assert choose_precision("float32", Devices()) == choose_precision("auto", Devices()) == "float32"
+
+
+@pytest.mark.parametrize(
     ("devices", "expected"),
     [
         (Devices(), "default"),

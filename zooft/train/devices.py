@@ -53,8 +53,19 @@ def count_workers(tf_config: str | None = None) -> int:
 
 def choose_precision(requested: str, devices: Devices) -> str:
     """``auto``: mixed_float16 on NVIDIA GPUs with compute capability ≥ 7.0 (tensor cores),
-    mixed_bfloat16 on TPUs, float32 elsewhere (on CPUs bfloat16 trained 3× slower here)."""
+    mixed_bfloat16 on TPUs, float32 elsewhere (on CPUs bfloat16 trained 3× slower here).
+    Raises :class:`zooft.ConfigError` for mixed precision on a CPU whose oneDNN kernels cannot
+    run it (:func:`zooft.tfruntime.cpu_mixed_precision_problem`)."""
     if requested != "auto":
+        if requested.startswith("mixed") and not devices.tpu and not devices.gpu_capabilities:
+            from ..errors import ConfigError
+            from ..tfruntime import cpu_mixed_precision_problem
+
+            problem = cpu_mixed_precision_problem()
+            if problem:
+                raise ConfigError(f"--precision {requested} cannot train on this CPU: {problem}",
+                                  hint="unset ZOOFT_ONEDNN and ONEDNN_MAX_CPU_ISA (zooft's default turns oneDNN off), "
+                                       "or use --precision float32")
         return requested
     if devices.tpu:
         return "mixed_bfloat16"
