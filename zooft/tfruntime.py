@@ -15,8 +15,8 @@ it and runs every precision. ``ZOOFT_ONEDNN`` overrides the choice: ``off`` (def
 (oneDNN capped at its AVX2 kernels, ``ONEDNN_MAX_CPU_ISA=AVX2``: avoids the bug too, and was
 3-11 % faster for a default float32 ``zooft tune`` on an idle AVX-512 machine, but has no
 float16 or bfloat16 convolution, so mixed precision on the CPU is refused up front, see
-:func:`cpu_mixed_precision_problem`), ``on`` (TensorFlow's default: all ISAs). A user's own ``TF_ENABLE_ONEDNN_OPTS`` or ``ONEDNN_MAX_CPU_ISA``
-is respected as set.
+:func:`cpu_mixed_precision_problem`), ``on`` (TensorFlow's default: all ISAs). A user's own
+``TF_ENABLE_ONEDNN_OPTS`` or ``ONEDNN_MAX_CPU_ISA`` is respected as set.
 
 **Log noise.** The CLI calls :func:`quiet` unless ``ZOOFT_DEBUG=1``: TensorFlow's C++ INFO and
 WARNING lines are turned off (``TF_CPP_MIN_LOG_LEVEL=2``; ERROR lines stay), and the lines
@@ -113,9 +113,10 @@ def cpu_mixed_precision_problem() -> str | None:
     bfloat16 convolution, and TensorFlow aborts the first convolution."""
     if os.environ.get("TF_ENABLE_ONEDNN_OPTS", "").strip().lower() in ("0", "false"):
         return None
-    cap = (os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA") or "").strip().upper()
-    if cap and not cap.startswith(("AVX512", "AVX10", "ALL")):
-        return f"oneDNN is capped at {cap} (ONEDNN_MAX_CPU_ISA), which has no float16 or bfloat16 convolution"
+    for name in ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA"):
+        cap = os.environ.get(name, "").strip().upper()
+        if cap and not cap.startswith(("AVX512", "AVX10", "ALL")):
+            return f"oneDNN is capped at {cap} ({name}), which has no float16 or bfloat16 convolution"
     return None
 
 

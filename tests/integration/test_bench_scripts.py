@@ -150,3 +150,10 @@ def test_side_by_side_tables_divide_each_run_by_its_own_baseline() -> None:
     assert "| off | 30.0 | 1.00 / 1.00 |" in table
     assert bench_module("onednn").BASELINE in bench_module("onednn").SETTINGS
     assert set(bench_module("gc_freeze").VARIANTS) == {"frozen", "not frozen"}
+
+
+@pytest.mark.skipif(__import__("platform").machine().lower() not in ("x86_64", "amd64"), reason="the AVX2 cap applies to x86-64 only")
+def test_onednn_precision_probe_tells_a_training_setting_from_a_failing_one() -> None:
+    probe = bench_module("onednn_precision").probe
+    assert probe("off", "mixed_float16") == "trains"
+    assert probe("avx2", "mixed_float16").startswith("fails: ")
