@@ -34,7 +34,7 @@ def test_explicit_precision_wins() -> None:
     ("env", "refused"),
     [({"ONEDNN_MAX_CPU_ISA": "AVX2"}, True), ({"DNNL_MAX_CPU_ISA": "SSE41"}, True),
      ({"ONEDNN_MAX_CPU_ISA": "AVX2", "TF_ENABLE_ONEDNN_OPTS": "0"}, False), ({"ONEDNN_MAX_CPU_ISA": "AVX512_CORE_FP16"}, False),
-     ({"ONEDNN_MAX_CPU_ISA": "ALL"}, False), ({}, False)],
+     ({"ONEDNN_MAX_CPU_ISA": "ALL"}, False), ({"ONEDNN_MAX_CPU_ISA": "AVX2_VNNI_2"}, False), ({}, False)],
 )
 def test_mixed_precision_on_a_cpu_without_half_precision_convolutions_is_refused(
         monkeypatch: pytest.MonkeyPatch, env: dict[str, str], refused: bool) -> None:
