@@ -60,8 +60,8 @@ from .errors import ConfigError
 
 ONEDNN_VAR = "ZOOFT_ONEDNN"
 ONEDNN_CHOICES = ("off", "avx2", "on")
-#: oneDNN ISA caps without float16/bfloat16 convolutions (AVX2 measured: "could not create a
-#: primitive descriptor"; the older ones have fewer instructions still)
+#: oneDNN ISA caps without float16/bfloat16 convolutions (AVX2_VNNI, AVX2 and AVX measured:
+#: "could not create a primitive descriptor"; SSE41 has fewer instructions still)
 _ISAS_WITHOUT_HALF_CONV = ("SSE41", "AVX", "AVX2", "AVX2_VNNI")
 #: variables with which a user takes oneDNN into their own hands
 _USER_ONEDNN_VARS = ("TF_ENABLE_ONEDNN_OPTS", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA")
