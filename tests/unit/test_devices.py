@@ -38,7 +38,7 @@ def test_explicit_precision_wins() -> None:
 )
 def test_mixed_precision_on_a_cpu_without_half_precision_convolutions_is_refused(
         monkeypatch: pytest.MonkeyPatch, env: dict[str, str], refused: bool) -> None:
-    """oneDNN capped below AVX-512 has no float16/bfloat16 convolution (TensorFlow aborts the
+    """oneDNN capped at AVX2 or older has no float16/bfloat16 convolution (TensorFlow aborts the
     first one): refused before training, with what to change; GPUs and float32 are unaffected."""
     for name in ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "TF_ENABLE_ONEDNN_OPTS"):
         monkeypatch.delenv(name, raising=False)
