@@ -149,7 +149,8 @@ def lean_keras() -> None:
 
 def freeze_imports() -> None:
     """Once the process has imported Keras, move every object alive then into the garbage
-    collector's permanent generation (see the module docstring). No effect once Keras is imported."""
+    collector's permanent generation (see the module docstring). No effect once Keras is
+    imported."""
     _install_first_import_hook("keras", _freeze_after_import)
 
 

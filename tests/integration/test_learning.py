@@ -18,8 +18,9 @@ from zooft.cli import run as cli
 
 pytestmark = pytest.mark.slow
 
-#: Measured held-out accuracy of this exact run: 0.792 (seed 0, oneDNN off or capped at AVX2; the third
-#: fine-tuning epoch's weights, restored as the best by validation accuracy). Chance is 1/6.
+#: Measured held-out accuracy of this exact run: 0.792 (seed 0, oneDNN off or capped at AVX2;
+#: the third fine-tuning epoch's weights, restored as the best by validation accuracy). Chance
+#: is 1/6.
 MIN_ACCURACY = 0.45
 
 
