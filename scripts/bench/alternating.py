@@ -20,17 +20,24 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from datasets import describe_kind, write_any  # noqa: E402
+from datasets import describe_kind, reuse_or_write  # noqa: E402
+
+
+def timed(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, str, str]:
+    """Run ``argv``; return its wall time, stdout and stderr. A failure ends the benchmark with
+    the command and the tail of its stderr."""
+    start = time.perf_counter()
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"command failed ({proc.returncode}): {shlex.join(argv)}\n{proc.stderr[-3000:]}")
+    return seconds, proc.stdout, proc.stderr
 
 
 def tune_once(argv: list[str], out: Path, env: dict[str, str] | None = None) -> dict:
     """Run ``argv`` (a ``zooft tune`` writing its run to ``out``); return its wall time, the head
     and fine-tune phases' wall times (timing.json) and its test accuracy (metrics.json)."""
-    start = time.perf_counter()
-    proc = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
-    wall = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise SystemExit(f"command failed ({proc.returncode}): {shlex.join(argv)}\n{proc.stderr[-3000:]}")
+    wall, _, _ = timed(argv, env)
     phases = json.loads((out / "timing.json").read_text()).get("phase_wall_seconds", {})
     return {"seconds": wall, "head": phases.get("head", 0.0), "fine-tune": phases.get("fine-tune", 0.0),
             "accuracy": json.loads((out / "metrics.json").read_text())["accuracy"]}
@@ -39,12 +46,13 @@ def tune_once(argv: list[str], out: Path, env: dict[str, str] | None = None) -> 
 def alternate(variants: dict[str, Any], kinds: list[str], repeats: int, data_root: str | None,
               run: Callable[[Any, Path, Path, int], dict]) -> list[dict]:
     """``run(variant_value, data_dir, out_dir, repeat)`` for every repeat, data set and variant,
-    variants innermost. Data sets are written (``datasets.write_any``) under ``data_root`` unless
-    already there. Returns rows ``{"data", "variant", "repeat", **run's result}``, printing each."""
+    variants innermost. Data sets are written under ``data_root`` unless already there
+    (``datasets.reuse_or_write``). Returns rows ``{"data", "variant", "repeat", **run's
+    result}``, printing each."""
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(data_root) if data_root else Path(tmp)
-        sets = {kind: root / kind if (root / kind / "train").is_dir() else write_any(kind, root / kind) for kind in kinds}
+        sets = {kind: reuse_or_write(kind, root) for kind in kinds}
         for repeat in range(repeats):
             for kind in kinds:
                 for i, (name, value) in enumerate(variants.items()):

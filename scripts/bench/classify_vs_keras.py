@@ -18,26 +18,16 @@ import importlib.util
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from alternating import timed  # noqa: E402
 from datasets import KINDS, write_dataset  # noqa: E402
 from results import load_note, machine_line, publish  # noqa: E402
-
-
-def _timed(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, str]:
-    start = time.perf_counter()
-    proc = subprocess.run(argv, capture_output=True, text=True, check=False, env=env)
-    seconds = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise SystemExit(f"command failed ({proc.returncode}): {' '.join(argv)}\n{proc.stderr[-3000:]}")
-    return seconds, proc.stdout
 
 
 def _mean(values: list[float]) -> float:
@@ -83,18 +73,18 @@ def main() -> None:
     for seed in range(args.seeds):
         seeded = [*common, "--seed", str(seed)]
         run = work / f"run-{seed}"
-        seconds, _ = _timed([sys.executable, "-m", "zooft", "tune", "--backbone", "embedded", "--data", str(work / "digits"),
+        seconds, _, _ = timed([sys.executable, "-m", "zooft", "tune", "--backbone", "embedded", "--data", str(work / "digits"),
                              "--augment", "none", "--output", str(run), *seeded])
         results[names[0]].append((json.loads((run / "metrics.json").read_text())["accuracy"], seconds))
         if seed == 0:
             feature_note = json.loads((run / "timing.json").read_text()).get("feature_cache", "")
             if args.keep_run:
                 shutil.copytree(run, args.keep_run, dirs_exist_ok=True)
-        seconds, out = _timed([sys.executable, str(HERE / "keras_recipe.py"), str(work / "digits"), "--weights", str(weights), *seeded])
+        seconds, out, _ = timed([sys.executable, str(HERE / "keras_recipe.py"), str(work / "digits"), "--weights", str(weights), *seeded])
         results[names[1]].append((json.loads(out.strip().splitlines()[-1])["accuracy"], seconds))
         if with_idg:
-            seconds, out = _timed([sys.executable, str(HERE / "seed_recipe.py"), str(work / "digits"), "--weights-npz",
-                                   str(work / "backbone.npz"), *seeded], env=dict(os.environ, TF_USE_LEGACY_KERAS="1"))
+            seconds, out, _ = timed([sys.executable, str(HERE / "seed_recipe.py"), str(work / "digits"), "--weights-npz",
+                                    str(work / "backbone.npz"), *seeded], env=dict(os.environ, TF_USE_LEGACY_KERAS="1"))
             results[names[2]].append((json.loads(out.strip().splitlines()[-1])["accuracy"], seconds))
 
     acc = {name: _mean([a for a, _ in runs]) for name, runs in results.items() if runs}

@@ -148,6 +148,12 @@ def write_any(kind: str, out_dir: str | Path) -> Path:
     return out_dir
 
 
+def reuse_or_write(kind: str, root: str | Path) -> Path:
+    """``root/kind`` if an earlier run wrote it there (it has a ``train`` folder), else written now."""
+    folder = Path(root) / kind
+    return folder if (folder / "train").is_dir() else write_any(kind, folder)
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("out_dir")

@@ -22,7 +22,6 @@ import json
 import os
 import shlex
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,7 +30,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from datasets import describe_kind, write_any  # noqa: E402
+from alternating import timed  # noqa: E402
+from datasets import describe_kind, reuse_or_write  # noqa: E402
 from results import load_note, machine_line, publish  # noqa: E402
 
 #: Named configurations: extra ``zooft tune`` flags, or a Keras recipe (``keras:`` + its flags).
@@ -61,26 +61,17 @@ CACHE_CHECK_EPOCHS = 50
 CHECK_CONFIG = "head without cache"
 
 
-def _timed(argv: list[str]) -> tuple[float, str, str]:
-    start = time.perf_counter()
-    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
-    seconds = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise SystemExit(f"command failed ({proc.returncode}): {shlex.join(argv)}\n{proc.stderr[-3000:]}")
-    return seconds, proc.stdout, proc.stderr
-
-
 def run_one(name: str, flags: str, data: Path, seed: int, work: Path, weights: str) -> dict:
     """One fresh-process run; its accuracy, wall time and (for zooft) timing.json."""
     if flags.startswith("keras:"):
         argv = [sys.executable, str(HERE / "keras_recipe.py"), str(data), "--weights", weights, "--seed", str(seed),
                 *shlex.split(flags[len("keras:"):])]
-        seconds, out, _ = _timed(argv)
+        seconds, out, _ = timed(argv)
         return {"accuracy": json.loads(out.strip().splitlines()[-1])["accuracy"], "seconds": seconds}
     run = work / f"run-{name}-{seed}-{time.monotonic_ns()}"
     argv = [sys.executable, "-m", "zooft", "tune", "--backbone", "embedded", "--task", "classify", "--data", str(data),
             "--seed", str(seed), "--output", str(run), *shlex.split(flags)]
-    seconds, _, _ = _timed(argv)
+    seconds, _, _ = timed(argv)
     timing = json.loads((run / "timing.json").read_text())
     accuracy = json.loads((run / "metrics.json").read_text())["accuracy"]
     return {"accuracy": accuracy, "seconds": seconds, "timing": timing}
@@ -208,7 +199,7 @@ def main() -> None:
     results = Path(args.results or work / "results.jsonl")
     kinds = args.data or ["digits"]
     root = Path(args.data_root) if args.data_root else work
-    sets = {kind: root / kind if (root / kind / "train").is_dir() else write_any(kind, root / kind) for kind in kinds}
+    sets = {kind: reuse_or_write(kind, root) for kind in kinds}
     load = load_note()
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     rows = []

@@ -37,7 +37,8 @@ SETTINGS = {
 }
 #: The setting the others are compared with.
 BASELINE = "oneDNN off"
-_OWN_VARS = ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "TF_ENABLE_ONEDNN_OPTS", "ZOOFT_ONEDNN")
+#: The variables that choose oneDNN's kernels; each run sets its own.
+ONEDNN_VARS = ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "TF_ENABLE_ONEDNN_OPTS", "ZOOFT_ONEDNN")
 
 
 def main() -> None:
@@ -56,7 +57,7 @@ def main() -> None:
     def run(env: dict[str, str], data: Path, out: Path, seed: int) -> dict:
         argv = [sys.executable, "-m", "zooft", "tune", "--backbone", "embedded", "--task", "classify",
                 "--data", str(data), "--seed", str(seed), "--output", str(out), *flags]
-        return tune_once(argv, out, env={**without(_OWN_VARS), **env})
+        return tune_once(argv, out, env={**without(ONEDNN_VARS), **env})
 
     rows = alternate(SETTINGS, kinds, args.seeds, args.data_root, run)
     command = " ".join(["scripts/bench/onednn.py", *(f"--data {k}" for k in kinds), f"--seeds {args.seeds}",

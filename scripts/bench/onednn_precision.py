@@ -10,13 +10,14 @@ one ``fit`` epoch, and reports ``trains`` or the first line of TensorFlow's erro
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from alternating import without  # noqa: E402
+from onednn import ONEDNN_VARS  # noqa: E402
 from results import machine_line, publish  # noqa: E402
 
 SETTINGS = ("avx2", "off", "on")
@@ -40,8 +41,7 @@ print("trains")
 
 def probe(setting: str, policy: str) -> str:
     """``trains``, or the line of TensorFlow's error that says why not."""
-    env = {k: v for k, v in os.environ.items() if k not in ("TF_ENABLE_ONEDNN_OPTS", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA")}
-    proc = subprocess.run([sys.executable, "-c", PROBE, policy], env={**env, "ZOOFT_ONEDNN": setting},
+    proc = subprocess.run([sys.executable, "-c", PROBE, policy], env={**without(ONEDNN_VARS), "ZOOFT_ONEDNN": setting},
                           capture_output=True, text=True, check=False)
     if proc.returncode == 0 and "trains" in proc.stdout:
         return "trains"

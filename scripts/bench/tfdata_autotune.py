@@ -21,7 +21,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from datasets import write_any  # noqa: E402
+from datasets import reuse_or_write  # noqa: E402
 from results import load_note, machine_line, publish  # noqa: E402
 
 
@@ -43,7 +43,7 @@ def main() -> None:
     from zooft.data.images import make_image_dataset
 
     root = Path(args.data_root) if args.data_root else Path(tempfile.mkdtemp(prefix="zooft-autotune-"))
-    data = root / "digits" if (root / "digits" / "train").is_dir() else write_any("digits", root / "digits")
+    data = reuse_or_write("digits", root)
     paths = sorted(str(p) for p in (data / "train").rglob("*.png"))
     base = keras.applications.MobileNetV2(input_shape=(96, 96, 3), alpha=0.35, include_top=False, weights=None, pooling="avg")
     forward = tf.function(lambda x: base(x / 127.5 - 1.0, training=False), input_signature=[tf.TensorSpec([None, 96, 96, 3])],
