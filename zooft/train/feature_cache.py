@@ -111,6 +111,11 @@ def cache_key(session: Any, names: tuple[str, ...], split: str, weights_digest: 
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
+#: Images per batch of the extraction pass at 96 px (fewer at larger sizes, the training batch
+#: size at least). Its per-image cost (backbone traced with constants) was lowest at 32-64 on
+#: CPUs and rose from 128 (BENCHMARKS.md, "Feature extraction: weights as constants").
+EXTRACT_BATCH = 64
+
 #: Below this many input pixels (images x height x width, train + val) TensorFlow extracts:
 #: converting to LiteRT costs ~1.5 s, and LiteRT saves ~4.7e-8 s per pixel on the smallest
 #: registry backbone (MobileNetV2 0.35, 2 cores; larger backbones save more per pixel).
@@ -140,6 +145,36 @@ def _litert_runner(fn: Any) -> Any:
     return interpreter.get_signature_runner()
 
 
+#: Backbones whose weights take at most this many bytes are traced with their weights as graph
+#: constants (:func:`_frozen_values`); larger ones read their variables (a graph holds at most
+#: 2 GiB, and the constants are a second copy of the weights while features are computed).
+FROZEN_MAX_BYTES = 256 * 2**20
+
+
+def _frozen_values(model: Any) -> tuple[list[np.ndarray], list[np.ndarray]] | None:
+    """The model's trainable and non-trainable weight values, to trace it with constants.
+
+    A frozen backbone's weights do not change while features are computed, so the traced
+    function can hold them as constants (Keras's ``stateless_call``): tracing skips a variable
+    read per weight, and TensorFlow's graph optimizer precomputes BatchNorm's per-channel scale
+    and offset, so the trace, the first call and every batch are cheaper (BENCHMARKS.md, "Time
+    to first result"). None (read the variables) for models without ``stateless_call`` or
+    above :data:`FROZEN_MAX_BYTES`.
+    """
+    import tensorflow as tf
+
+    from .checkpoint import read_values
+
+    if not hasattr(model, "stateless_call"):
+        return None
+    variables = [*model.trainable_variables, *model.non_trainable_variables]
+    if sum(int(np.prod(v.shape)) * tf.as_dtype(v.dtype).size for v in variables) > FROZEN_MAX_BYTES:
+        return None
+    values = read_values(variables)
+    split = len(model.trainable_variables)
+    return values[:split], values[split:]
+
+
 class _Extractor:
     """Runs the frozen backbone once over a split, to memory or to ``.npy`` files on disk.
 
@@ -157,9 +192,16 @@ class _Extractor:
         import tensorflow as tf
 
         self.names = names
+        frozen = _frozen_values(backbone_model)
 
         def features(images: Any) -> Any:
-            out = backbone_model(images, training=False)
+            if frozen is None:
+                out = backbone_model(images, training=False)
+            else:
+                # the weights as constants of the graph: no variable reads to trace, and
+                # TensorFlow folds what depends on weights alone (BatchNorm's scale and offset)
+                trainable, non_trainable = ([tf.constant(value) for value in values] for values in frozen)
+                out = backbone_model.stateless_call(trainable, non_trainable, images, training=False)[0]
             out = out if isinstance(out, dict) else {"pooled": out}
             return tuple(tf.cast(out[name], tf.float32) for name in names)  # in ``names`` order
 
@@ -167,6 +209,8 @@ class _Extractor:
         # no AutoGraph (plain calls, nothing to rewrite)
         self.fn = tf.function(features, input_signature=[tf.TensorSpec([None, *image_size, 3], tf.float32, name="images")],
                               autograph=False)
+        self.fn.get_concrete_function()  # trace now: the graph keeps its own copy of the weights
+        del frozen
         self.engine = "TensorFlow"
         self.reason = ""
         self._runner = None
@@ -206,9 +250,11 @@ class _Extractor:
         return {name: value.numpy() for name, value in zip(self.names, self.fn(images), strict=True)}
 
     def to_memory(self, dataset: Any) -> dict[str, np.ndarray]:
+        """Features of every batch of ``dataset`` (images, or tuples whose first item is
+        images), concatenated in order."""
         parts: dict[str, list[np.ndarray]] = {name: [] for name in self.names}
         for batch in dataset:
-            for name, value in self(batch[0]).items():
+            for name, value in self(_images(batch)).items():
                 parts[name].append(value)
         return {name: np.concatenate(values) for name, values in parts.items()}
 
@@ -225,7 +271,7 @@ class _Extractor:
         tmp = {name: path.with_name(f".{path.name}.{os.getpid()}.tmp") for name, path in files.items()}
         row = 0
         for batch in dataset:
-            out = self(batch[0])
+            out = self(_images(batch))
             for name, value in out.items():
                 if name not in arrays:
                     arrays[name] = np.lib.format.open_memmap(tmp[name], mode="w+", dtype=np.float32, shape=(n, *value.shape[1:]))
@@ -236,6 +282,10 @@ class _Extractor:
             del array
             os.replace(tmp[name], files[name])
         return {name: np.load(path, mmap_mode="r") for name, path in files.items()}
+
+
+def _images(batch: Any) -> Any:
+    return batch[0] if isinstance(batch, tuple) else batch
 
 
 def _feature_dataset(features: dict[str, np.ndarray], targets: Any, *, batch_size: int, shuffle: tuple[Any, int] | None,
@@ -319,40 +369,49 @@ def build_plan(session: Any, phase: Any) -> FeaturePlan | None:
     out_dims = {name: int(np.prod(session.backbone.model.output[name].shape[1:])) if isinstance(session.backbone.model.output, dict)
                 else int(np.prod(session.backbone.model.output.shape[1:])) for name in names}
     digest = None
-    datasets: dict[str, Any] = {}
     storage = "memory"
     files: list[str] = []
-    for split in ("train", "val"):
-        examples = session.data.splits.get(split) or []
+    splits = {split: session.data.splits.get(split) or [] for split in ("train", "val")}
+    on_disk = {split: mode == "disk" or (mode == "auto" and len(examples) * sum(out_dims.values()) * 4 > MEMORY_BUDGET_BYTES)
+               for split, examples in splits.items()}
+    # fixed order, no augmentation; batches of EXTRACT_BATCH at 96 px, as many pixels at other sizes
+    h, w = session.image_size
+    batch = max(config["batch_size"], min(EXTRACT_BATCH, (EXTRACT_BATCH * 96 * 96) // (h * w)))
+
+    def source(examples: list[Any]) -> Any:
+        return make_image_dataset(examples, image_size=session.image_size, batch_size=batch, targets=None,
+                                  training=False, augment=None, shuffle_seed=None, cache=None)
+
+    features: dict[str, dict[str, np.ndarray]] = {}
+    in_memory = [split for split, examples in splits.items() if examples and not on_disk[split]]
+    if in_memory:
+        # one pass over every in-memory split: one pipeline and one partial batch, not one per split
+        together = extractor.to_memory(source([ex for split in in_memory for ex in splits[split]]))
+        offset = 0
+        for split in in_memory:
+            n = len(splits[split])
+            features[split] = {name: array[offset:offset + n] for name, array in together.items()}
+            offset += n
+    for split, examples in splits.items():
+        if examples and on_disk[split]:
+            digest = digest or _weights_digest(session.backbone.model)
+            stem = cache_root() / "features" / cache_key(session, names, split, digest)
+            features[split] = extractor.to_disk(source(examples), len(examples), stem)
+            storage = "disk"
+            files += [f"{stem}-{name}.npy" for name in names]
+    datasets: dict[str, Any] = {}
+    for split, examples in splits.items():
         if not examples:
             datasets[split] = None
             continue
-        n = len(examples)
-        on_disk = mode == "disk" or (mode == "auto" and n * sum(out_dims.values()) * 4 > MEMORY_BUDGET_BYTES)
-        # fixed order, no augmentation; larger batches than training run the backbone faster
-        # on CPUs (measured 1.4x at 96 px from 32 to 128), capped so big inputs stay small
-        h, w = session.image_size
-        batch = max(config["batch_size"], min(128, (128 * 96 * 96) // (h * w)))
-        source = make_image_dataset(
-            examples, image_size=session.image_size, batch_size=batch, targets=session.task.targets(examples, len(session.data.classes)),
-            training=False, augment=None, shuffle_seed=None, cache=None,
-        )
-        if on_disk:
-            digest = digest or _weights_digest(session.backbone.model)
-            stem = cache_root() / "features" / cache_key(session, names, split, digest)
-            features = extractor.to_disk(source, n, stem)
-            storage = "disk"
-            files += [f"{stem}-{name}.npy" for name in names]
-        else:
-            features = extractor.to_memory(source)
         training = split == "train"
         shuffle = shuffle_plan(
-            n, batch_size=config["batch_size"], image_size=session.image_size,
+            len(examples), batch_size=config["batch_size"], image_size=session.image_size,
             shuffle_seed=config["seed"], cache=session.image_cache(split),
         ) if training else None
         datasets[split] = _feature_dataset(
-            features, session.task.targets(examples, len(session.data.classes)), batch_size=config["batch_size"], shuffle=shuffle,
-            seed=config["seed"] if training else None, on_disk=on_disk, single=names[0] if len(names) == 1 else None,
+            features[split], session.task.targets(examples, len(session.data.classes)), batch_size=config["batch_size"], shuffle=shuffle,
+            seed=config["seed"] if training else None, on_disk=on_disk[split], single=names[0] if len(names) == 1 else None,
         )
     seconds = time.perf_counter() - start
     engine = extractor.engine + (f"; {extractor.reason}" if extractor.reason else "")
