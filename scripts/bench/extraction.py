@@ -41,6 +41,9 @@ def main() -> None:
     parser.add_argument("--data", action="append", help="data set kind (repeatable): digits, textures, shapes, …")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--variant", action="append", choices=list(VARIANTS), help="run only these (repeatable)")
+    parser.add_argument("--seed-per-repeat", action="store_true",
+                        help="repeat r trains with seed r (default: every repeat seed 0); the variants change float "
+                             "rounding, which moves accuracy from seed to seed")
     parser.add_argument("--data-root", help="reuse data sets written here earlier (DIR/<kind>), write missing ones there")
     parser.add_argument("--no-write", action="store_true", help="do not append to BENCHMARKS.md")
     args = parser.parse_args()
@@ -50,12 +53,13 @@ def main() -> None:
 
     def run(code: str, data: Path, out: Path, repeat: int) -> dict:
         argv = [sys.executable, "-c", code, "tune", "--backbone", "embedded", "--task", "classify", "--data", str(data),
-                "--output", str(out)]
+                "--output", str(out), "--seed", str(repeat if args.seed_per_repeat else 0)]
         return tune_once(argv, out)
 
     rows = alternate(variants, kinds, args.repeats, args.data_root, run)
     command = " ".join(["scripts/bench/extraction.py", *(f"--data {k}" for k in kinds), f"--repeats {args.repeats}",
-                        *(f"--variant '{v}'" for v in args.variant or [])])
+                        *(f"--variant '{v}'" for v in args.variant or []), *(["--seed-per-repeat"] if args.seed_per_repeat else [])])
+    seeds = f"seeds 0–{args.repeats - 1}, one per repeat" if args.seed_per_repeat else "seed 0"
     baseline = "variables" if "variables" in variants else next(iter(variants))
     section = f"""
 ## Feature extraction: weights as constants, and the extraction batch size
@@ -63,7 +67,7 @@ def main() -> None:
 {machine_line()} · {load}
 
 Each run a fresh default `zooft tune --backbone embedded --task classify --data DIR` process
-(seed 0); for each data set and repeat every variant in turn. `shipped` traces the frozen
+({seeds}); for each data set and repeat every variant in turn. `shipped` traces the frozen
 backbone with its weights as graph constants and extracts in batches of 64 (train and val in
 one pass); `variables` reads the weights from their variables; `batch N` changes the batch.
 The head phase is feature extraction plus the head epochs on cached features.

@@ -152,6 +152,20 @@ def test_side_by_side_tables_divide_each_run_by_its_own_baseline() -> None:
     assert set(bench_module("gc_freeze").VARIANTS) == {"frozen", "not frozen"}
 
 
+def test_extraction_variants_set_what_they_are_named_after() -> None:
+    """Each variant of extraction.py patches the feature cache before the CLI starts (checked by
+    running its code with the CLI call replaced by a print of the two settings)."""
+    extraction = bench_module("extraction")
+    probe = "import zooft.train.feature_cache as seen; print(seen.FROZEN_MAX_BYTES > 0, seen.EXTRACT_BATCH)"
+    got = {}
+    for name, code in extraction.VARIANTS.items():
+        proc = subprocess.run([sys.executable, "-c", code.replace(extraction._CLI, probe)], capture_output=True, text=True,
+                              timeout=120, check=True)
+        got[name] = proc.stdout.split()
+    assert got == {"shipped": ["True", "64"], "variables": ["False", "64"], "batch 32": ["True", "32"],
+                   "batch 128": ["True", "128"]}
+
+
 @pytest.mark.skipif(__import__("platform").machine().lower() not in ("x86_64", "amd64"), reason="the AVX2 cap applies to x86-64 only")
 def test_onednn_precision_probe_tells_a_training_setting_from_a_failing_one() -> None:
     probe = bench_module("onednn_precision").probe

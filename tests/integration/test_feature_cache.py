@@ -168,3 +168,34 @@ def test_extractor_falls_back_to_tensorflow_when_litert_drifts_or_fails(monkeypa
     extractor = feature_cache._Extractor(model, ("pooled",), (16, 16), n_images=4, engine="litert")
     np.testing.assert_allclose(extractor(images)["pooled"], want, rtol=1e-6)
     assert extractor.reason == "LiteRT unavailable (No module named 'ai_edge_litert')"
+
+
+def _op_types(extractor: object) -> set[str]:
+    graph = extractor.fn.get_concrete_function().graph
+    return {op.type for op in graph.get_operations()}
+
+
+def test_extractor_traces_the_backbone_with_its_weights_as_constants(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Weights become graph constants (no variable reads; TensorFlow can fold BatchNorm's scale
+    and offset), with the features of the model itself; above FROZEN_MAX_BYTES it reads variables."""
+    import keras
+
+    from zooft.train import feature_cache
+
+    images_in = keras.Input((16, 16, 3))
+    norm = keras.layers.BatchNormalization()
+    x = norm(keras.layers.Conv2D(4, 3, use_bias=False)(images_in))
+    model = keras.Model(images_in, keras.layers.GlobalAveragePooling2D()(keras.layers.ReLU()(x)))
+    rng = np.random.default_rng(2)
+    norm.set_weights([rng.uniform(0.5, 2, 4), rng.normal(0, 1, 4), rng.normal(0, 5, 4), rng.uniform(1, 30, 4)])
+    images = rng.uniform(0, 255, (6, 16, 16, 3)).astype(np.float32)
+    want = np.asarray(model(images, training=False))
+
+    frozen = feature_cache._Extractor(model, ("pooled",), (16, 16), n_images=6, engine="tensorflow")
+    assert "ReadVariableOp" not in _op_types(frozen)
+    np.testing.assert_allclose(frozen(images)["pooled"], want, rtol=1e-5, atol=1e-5)
+
+    monkeypatch.setattr(feature_cache, "FROZEN_MAX_BYTES", 0)
+    reading = feature_cache._Extractor(model, ("pooled",), (16, 16), n_images=6, engine="tensorflow")
+    assert "ReadVariableOp" in _op_types(reading)
+    np.testing.assert_allclose(reading(images)["pooled"], want, rtol=1e-5, atol=1e-5)

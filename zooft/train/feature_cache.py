@@ -157,9 +157,9 @@ def _frozen_values(model: Any) -> tuple[list[np.ndarray], list[np.ndarray]] | No
     A frozen backbone's weights do not change while features are computed, so the traced
     function can hold them as constants (Keras's ``stateless_call``): tracing skips a variable
     read per weight, and TensorFlow's graph optimizer precomputes BatchNorm's per-channel scale
-    and offset, so the trace, the first call and every batch are cheaper (BENCHMARKS.md, "Time
-    to first result"). None (read the variables) for models without ``stateless_call`` or
-    above :data:`FROZEN_MAX_BYTES`.
+    and offset, so the trace, the first call and every batch are cheaper (BENCHMARKS.md,
+    "Feature extraction: weights as constants"). None (read the variables) for models without
+    ``stateless_call`` or above :data:`FROZEN_MAX_BYTES`.
     """
     import tensorflow as tf
 
@@ -209,8 +209,7 @@ class _Extractor:
         # no AutoGraph (plain calls, nothing to rewrite)
         self.fn = tf.function(features, input_signature=[tf.TensorSpec([None, *image_size, 3], tf.float32, name="images")],
                               autograph=False)
-        self.fn.get_concrete_function()  # trace now: the graph keeps its own copy of the weights
-        del frozen
+        self.fn.get_concrete_function()  # the one trace, made up front
         self.engine = "TensorFlow"
         self.reason = ""
         self._runner = None
