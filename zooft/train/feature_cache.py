@@ -112,8 +112,8 @@ def cache_key(session: Any, names: tuple[str, ...], split: str, weights_digest: 
 
 
 #: Images per batch of the extraction pass at 96 px (fewer at larger sizes, the training batch
-#: size at least). Its per-image cost (backbone traced with constants) was lowest at 32-64 on
-#: CPUs and rose from 128 (BENCHMARKS.md, "Feature extraction: weights as constants").
+#: size at least). In a default run on the embedded model, 64 gave a shorter head phase than 32
+#: or 128 (BENCHMARKS.md, "Feature extraction: weights as constants").
 EXTRACT_BATCH = 64
 
 #: Below this many input pixels (images x height x width, train + val) TensorFlow extracts:
@@ -176,7 +176,7 @@ def _frozen_values(model: Any) -> tuple[list[np.ndarray], list[np.ndarray]] | No
 
 
 class _Extractor:
-    """Runs the frozen backbone once over a split, to memory or to ``.npy`` files on disk.
+    """Runs the frozen backbone once over images, to memory or to ``.npy`` files on disk.
 
     Features come from LiteRT when it is installed, there are enough pixels to repay the
     conversion (:data:`LITERT_MIN_PIXELS`) and nothing but the CPU would run the backbone.
