@@ -35,6 +35,15 @@ VARIANTS = {
     "batch 128": f"import sys, zooft.cli, zooft.train.feature_cache as fc; fc.EXTRACT_BATCH = 128; {_CLI}",
 }
 
+#: What each variant does, for the section's text.
+DESCRIPTIONS = {
+    "shipped": "`shipped` traces the frozen backbone with its weights as graph constants and extracts in batches of 64 "
+               "(train and val in one pass)",
+    "variables": "`variables` reads the weights from their variables",
+    "batch 32": "`batch 32` extracts in batches of 32",
+    "batch 128": "`batch 128` extracts in batches of 128",
+}
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -61,15 +70,14 @@ def main() -> None:
                         *(f"--variant '{v}'" for v in args.variant or []), *(["--seed-per-repeat"] if args.seed_per_repeat else [])])
     seeds = f"seeds 0–{args.repeats - 1}, one per repeat" if args.seed_per_repeat else "seed 0"
     baseline = "variables" if "variables" in variants else next(iter(variants))
+    described = "; ".join(DESCRIPTIONS[name] for name in variants) + "."
     section = f"""
 ## Feature extraction: weights as constants, and the extraction batch size
 
 {machine_line()} · {load}
 
 Each run a fresh default `zooft tune --backbone embedded --task classify --data DIR` process
-({seeds}); for each data set and repeat every variant in turn. `shipped` traces the frozen
-backbone with its weights as graph constants and extracts in batches of 64 (train and val in
-one pass); `variables` reads the weights from their variables; `batch N` changes the batch.
+({seeds}); for each data set and repeat every variant in turn. {described}
 The head phase is feature extraction plus the head epochs on cached features.
 
 {ratio_table(rows, list(variants), baseline)}

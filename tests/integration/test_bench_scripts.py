@@ -164,6 +164,7 @@ def test_extraction_variants_set_what_they_are_named_after() -> None:
         got[name] = proc.stdout.split()
     assert got == {"shipped": ["True", "64"], "variables": ["False", "64"], "batch 32": ["True", "32"],
                    "batch 128": ["True", "128"]}
+    assert set(extraction.DESCRIPTIONS) == set(extraction.VARIANTS)  # each variant is described in the section
 
 
 @pytest.mark.skipif(__import__("platform").machine().lower() not in ("x86_64", "amd64"), reason="the AVX2 cap applies to x86-64 only")
