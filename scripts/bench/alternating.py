@@ -34,6 +34,13 @@ def timed(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, st
     return seconds, proc.stdout, proc.stderr
 
 
+def plain_tune(data: Path, out: Path, *flags: str, launcher: tuple[str, ...] = ("-m", "zooft")) -> list[str]:
+    """The command of a plain ``zooft tune --backbone embedded --task classify --data DATA`` writing
+    its run to ``out``, with ``flags`` after it; ``launcher`` starts the CLI (e.g. ``("-c", CODE)``)."""
+    return [sys.executable, *launcher, "tune", "--backbone", "embedded", "--task", "classify", "--data", str(data),
+            "--output", str(out), *flags]
+
+
 def tune_once(argv: list[str], out: Path, env: dict[str, str] | None = None) -> dict:
     """Run ``argv`` (a ``zooft tune`` writing its run to ``out``); return its wall time, the head
     and fine-tune phases' wall times (timing.json) and its test accuracy (metrics.json)."""

@@ -30,7 +30,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from alternating import timed  # noqa: E402
+from alternating import plain_tune, timed  # noqa: E402
 from datasets import describe_kind, reuse_or_write  # noqa: E402
 from results import load_note, machine_line, publish  # noqa: E402
 
@@ -69,9 +69,7 @@ def run_one(name: str, flags: str, data: Path, seed: int, work: Path, weights: s
         seconds, out, _ = timed(argv)
         return {"accuracy": json.loads(out.strip().splitlines()[-1])["accuracy"], "seconds": seconds}
     run = work / f"run-{name}-{seed}-{time.monotonic_ns()}"
-    argv = [sys.executable, "-m", "zooft", "tune", "--backbone", "embedded", "--task", "classify", "--data", str(data),
-            "--seed", str(seed), "--output", str(run), *shlex.split(flags)]
-    seconds, _, _ = timed(argv)
+    seconds, _, _ = timed(plain_tune(data, run, "--seed", str(seed), *shlex.split(flags)))
     timing = json.loads((run / "timing.json").read_text())
     accuracy = json.loads((run / "metrics.json").read_text())["accuracy"]
     return {"accuracy": accuracy, "seconds": seconds, "timing": timing}

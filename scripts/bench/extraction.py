@@ -23,16 +23,23 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from alternating import alternate, ratio_table, tune_once  # noqa: E402
+from alternating import alternate, plain_tune, ratio_table, tune_once  # noqa: E402
 from results import load_note, machine_line, publish  # noqa: E402
 
 _CLI = "sys.exit(zooft.cli.run(sys.argv[1:]))"
+
+
+def _patched(setting: str) -> str:
+    """The CLI with one assignment to ``zooft.train.feature_cache`` made before it starts."""
+    return f"import sys, zooft.cli, zooft.train.feature_cache as fc; fc.{setting}; {_CLI}"
+
+
 #: How each variant starts the CLI (``python -c CODE tune ...``).
 VARIANTS = {
     "shipped": f"import sys, zooft.cli; {_CLI}",
-    "variables": f"import sys, zooft.cli, zooft.train.feature_cache as fc; fc.FROZEN_MAX_BYTES = -1; {_CLI}",
-    "batch 32": f"import sys, zooft.cli, zooft.train.feature_cache as fc; fc.EXTRACT_BATCH = 32; {_CLI}",
-    "batch 128": f"import sys, zooft.cli, zooft.train.feature_cache as fc; fc.EXTRACT_BATCH = 128; {_CLI}",
+    "variables": _patched("FROZEN_MAX_BYTES = -1"),
+    "batch 32": _patched("EXTRACT_BATCH = 32"),
+    "batch 128": _patched("EXTRACT_BATCH = 128"),
 }
 
 #: What each variant does, for the section's text.
@@ -61,9 +68,8 @@ def main() -> None:
     load = load_note()
 
     def run(code: str, data: Path, out: Path, repeat: int) -> dict:
-        argv = [sys.executable, "-c", code, "tune", "--backbone", "embedded", "--task", "classify", "--data", str(data),
-                "--output", str(out), "--seed", str(repeat if args.seed_per_repeat else 0)]
-        return tune_once(argv, out)
+        seed = str(repeat if args.seed_per_repeat else 0)
+        return tune_once(plain_tune(data, out, "--seed", seed, launcher=("-c", code)), out)
 
     rows = alternate(variants, kinds, args.repeats, args.data_root, run)
     command = " ".join(["scripts/bench/extraction.py", *(f"--data {k}" for k in kinds), f"--repeats {args.repeats}",

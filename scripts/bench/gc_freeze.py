@@ -22,7 +22,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from alternating import alternate, ratio_table, tune_once  # noqa: E402
+from alternating import alternate, plain_tune, ratio_table, tune_once  # noqa: E402
 from results import load_note, machine_line, publish  # noqa: E402
 
 #: How each variant starts the CLI (``python -c CODE tune ...``).
@@ -44,9 +44,7 @@ def main() -> None:
     load = load_note()
 
     def run(code: str, data: Path, out: Path, repeat: int) -> dict:
-        argv = [sys.executable, "-c", code, "tune", "--backbone", "embedded", "--task", "classify", "--data", str(data),
-                "--output", str(out)]
-        return tune_once(argv, out)
+        return tune_once(plain_tune(data, out, launcher=("-c", code)), out)
 
     rows = alternate(VARIANTS, kinds, args.repeats, args.data_root, run)
     command = " ".join(["scripts/bench/gc_freeze.py", *(f"--data {k}" for k in kinds), f"--repeats {args.repeats}"])

@@ -27,7 +27,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from alternating import alternate, ratio_table, tune_once, without  # noqa: E402
+from alternating import alternate, plain_tune, ratio_table, tune_once, without  # noqa: E402
 from results import load_note, machine_line, publish  # noqa: E402
 
 SETTINGS = {
@@ -55,9 +55,7 @@ def main() -> None:
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
 
     def run(env: dict[str, str], data: Path, out: Path, seed: int) -> dict:
-        argv = [sys.executable, "-m", "zooft", "tune", "--backbone", "embedded", "--task", "classify",
-                "--data", str(data), "--seed", str(seed), "--output", str(out), *flags]
-        return tune_once(argv, out, env={**without(ONEDNN_VARS), **env})
+        return tune_once(plain_tune(data, out, "--seed", str(seed), *flags), out, env={**without(ONEDNN_VARS), **env})
 
     rows = alternate(SETTINGS, kinds, args.seeds, args.data_root, run)
     command = " ".join(["scripts/bench/onednn.py", *(f"--data {k}" for k in kinds), f"--seeds {args.seeds}",
